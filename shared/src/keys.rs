@@ -1,0 +1,271 @@
+//! Every DynamoDB key format of the single table, and nothing else.
+//!
+//! | item | PK | SK | GSI1 | GSI2 |
+//! |---|---|---|---|---|
+//! | user | `USER#<userId>` | `USER` | | |
+//! | agent | `AGENT#<agentId>` | `AGENT` | `OWNER#<userId>` / `AGENT#<createdAt>#<agentId>` | |
+//! | service account | `SA#<saId>` | `SA` | | `MIGRATION#<state>` / `SA#<saId>` (not for org-owned) |
+//! | owner map | `SA#<saId>` | `OWNERMAP` | | |
+//! | credential | `CRED#<credentialId>` | `CRED` | `PRINCIPAL#<type>#<id>` / `CRED#<createdAt>#<credentialId>` | |
+//! | audit event | `ACTOR#<actorType>#<actorId>` | `EVT#<occurredAt>#<eventId>` | `ACCOUNTABLE#<userId>` / same as SK | `LEGACYSA#<saId>` / same as SK (dual-write only) |
+//! | usage day | `USAGE#CRED#<credentialId>` or `USAGE#SA#<saId>` | `DAY#<yyyy-mm-dd>` | | |
+//!
+//! Ids never contain `#` (see [`crate::ids`]), so every key splits unambiguously.
+
+use chrono::NaiveDate;
+
+use crate::ids::{AgentId, CredentialId, EventId, ServiceAccountId, UserId};
+use crate::model::{Actor, MigrationState, Principal, UsageSubject};
+use crate::time::{day_key, Timestamp};
+
+/// Attribute names of the table's keys and indexes.
+pub mod attr {
+    /// Partition key.
+    pub const PK: &str = "PK";
+    /// Sort key.
+    pub const SK: &str = "SK";
+    /// GSI1 partition key.
+    pub const GSI1PK: &str = "GSI1PK";
+    /// GSI1 sort key.
+    pub const GSI1SK: &str = "GSI1SK";
+    /// GSI2 partition key.
+    pub const GSI2PK: &str = "GSI2PK";
+    /// GSI2 sort key.
+    pub const GSI2SK: &str = "GSI2SK";
+    /// Item type discriminator.
+    pub const TYPE: &str = "type";
+    /// TTL attribute (epoch seconds). Deletion is late by days: expiry is always checked in code.
+    pub const TTL: &str = "expiresAtEpoch";
+}
+
+/// Index names.
+pub mod index {
+    /// Agents by owner; credentials by principal; events by accountable human.
+    pub const GSI1: &str = "GSI1";
+    /// Service accounts by migration state (sparse); events by legacy account (sparse).
+    pub const GSI2: &str = "GSI2";
+}
+
+/// Item type values of the `type` attribute.
+pub mod item_type {
+    /// A human.
+    pub const USER: &str = "user";
+    /// An agent identity.
+    pub const AGENT: &str = "agent";
+    /// A service account.
+    pub const SERVICE_ACCOUNT: &str = "service_account";
+    /// An owner-map entry.
+    pub const OWNER_MAP: &str = "owner_map";
+    /// A credential.
+    pub const CREDENTIAL: &str = "credential";
+    /// An audit event.
+    pub const AUDIT_EVENT: &str = "audit_event";
+    /// A usage day.
+    pub const USAGE_DAY: &str = "usage_day";
+}
+
+/// A full primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Partition key value.
+    pub pk: String,
+    /// Sort key value.
+    pub sk: String,
+}
+
+/// An index key: partition and sort value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexKey {
+    /// Partition key value.
+    pub pk: String,
+    /// Sort key value.
+    pub sk: String,
+}
+
+/// The key of a user.
+pub fn user(id: &UserId) -> Key {
+    Key {
+        pk: format!("USER#{id}"),
+        sk: "USER".into(),
+    }
+}
+
+/// The key of an agent.
+pub fn agent(id: &AgentId) -> Key {
+    Key {
+        pk: format!("AGENT#{id}"),
+        sk: "AGENT".into(),
+    }
+}
+
+/// GSI1 partition of an owner's agents.
+pub fn agents_of_owner(owner: &UserId) -> String {
+    format!("OWNER#{owner}")
+}
+
+/// GSI1 entry of an agent: under its owner, oldest first.
+pub fn agent_by_owner(owner: &UserId, created_at: Timestamp, id: &AgentId) -> IndexKey {
+    IndexKey {
+        pk: agents_of_owner(owner),
+        sk: format!("AGENT#{created_at}#{id}"),
+    }
+}
+
+/// The key of a service account.
+pub fn service_account(id: &ServiceAccountId) -> Key {
+    Key {
+        pk: format!("SA#{id}"),
+        sk: "SA".into(),
+    }
+}
+
+/// GSI2 partition of the accounts in one migration state.
+pub fn accounts_in_state(state: MigrationState) -> String {
+    format!("MIGRATION#{}", state.as_str())
+}
+
+/// GSI2 entry of a service account; `None` for states that are never indexed (org-owned).
+pub fn account_by_state(state: MigrationState, id: &ServiceAccountId) -> Option<IndexKey> {
+    state.is_indexed().then(|| IndexKey {
+        pk: accounts_in_state(state),
+        sk: format!("SA#{id}"),
+    })
+}
+
+/// The key of a service account's owner-map entry (same partition as the account).
+pub fn owner_map(id: &ServiceAccountId) -> Key {
+    Key {
+        pk: format!("SA#{id}"),
+        sk: "OWNERMAP".into(),
+    }
+}
+
+/// The key of a credential.
+pub fn credential(id: &CredentialId) -> Key {
+    Key {
+        pk: format!("CRED#{id}"),
+        sk: "CRED".into(),
+    }
+}
+
+/// GSI1 partition of a principal's credentials.
+pub fn credentials_of(principal: &Principal) -> String {
+    format!("PRINCIPAL#{}#{}", principal.kind(), principal.id())
+}
+
+/// GSI1 entry of a credential: under its principal, oldest first.
+pub fn credential_by_principal(
+    principal: &Principal,
+    created_at: Timestamp,
+    id: &CredentialId,
+) -> IndexKey {
+    IndexKey {
+        pk: credentials_of(principal),
+        sk: format!("CRED#{created_at}#{id}"),
+    }
+}
+
+/// Base-table partition of an actor's events.
+pub fn events_of_actor(actor: &Actor) -> String {
+    format!("ACTOR#{}#{}", actor.actor_type.as_str(), actor.actor_id)
+}
+
+/// Sort key of an event, shared by the base table and both indexes: time order, then id.
+pub fn event_sort(occurred_at: Timestamp, id: &EventId) -> String {
+    format!("EVT#{occurred_at}#{id}")
+}
+
+/// The lower bound of event sort keys at or after `at`.
+pub fn event_sort_from(at: Timestamp) -> String {
+    format!("EVT#{at}")
+}
+
+/// The upper bound of event sort keys strictly before `at`'s next millisecond: `~` sorts after
+/// `#` and every id character, so `EVT#<at>~` is above every event at `at`.
+pub fn event_sort_through(at: Timestamp) -> String {
+    format!("EVT#{at}~")
+}
+
+/// The key of an audit event.
+pub fn audit_event(actor: &Actor, occurred_at: Timestamp, id: &EventId) -> Key {
+    Key {
+        pk: events_of_actor(actor),
+        sk: event_sort(occurred_at, id),
+    }
+}
+
+/// GSI1 partition of the events a human is accountable for.
+pub fn events_accountable_to(user: &UserId) -> String {
+    format!("ACCOUNTABLE#{user}")
+}
+
+/// GSI2 partition of the events dual-written for a legacy service account.
+pub fn events_dual_written_for(account: &ServiceAccountId) -> String {
+    format!("LEGACYSA#{account}")
+}
+
+/// Partition of a subject's usage days.
+pub fn usage_of(subject: &UsageSubject) -> String {
+    match subject {
+        UsageSubject::Credential(id) => format!("USAGE#CRED#{id}"),
+        UsageSubject::ServiceAccount(id) => format!("USAGE#SA#{id}"),
+    }
+}
+
+/// Sort key of one usage day.
+pub fn usage_day_sort(day: NaiveDate) -> String {
+    format!("DAY#{}", day_key(day))
+}
+
+/// The key of one usage day.
+pub fn usage_day(subject: &UsageSubject, day: NaiveDate) -> Key {
+    Key {
+        pk: usage_of(subject),
+        sk: usage_day_sort(day),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RequestId;
+
+    #[test]
+    fn event_bounds_bracket_every_event_at_that_millisecond() {
+        let at = Timestamp::parse("2026-05-01T12:00:00.000Z").unwrap();
+        let id = EventId::derive("crd_x", &RequestId::parse("r").unwrap());
+        let sk = event_sort(at, &id);
+        assert!(event_sort_from(at) <= sk);
+        assert!(sk < event_sort_through(at));
+        let next = at.plus(chrono::Duration::milliseconds(1));
+        assert!(event_sort_through(at) < event_sort(next, &id));
+    }
+
+    #[test]
+    fn actor_types_keep_same_ids_apart() {
+        let user = Actor::user(&UserId::parse("ci-bot").unwrap());
+        let account = Actor::service_account(&ServiceAccountId::parse("ci-bot").unwrap());
+        assert_ne!(events_of_actor(&user), events_of_actor(&account));
+    }
+
+    #[test]
+    fn org_owned_accounts_have_no_work_list_entry() {
+        let id = ServiceAccountId::parse("billing").unwrap();
+        assert!(account_by_state(MigrationState::Exempt, &id).is_none());
+        assert_eq!(
+            account_by_state(MigrationState::DualWriting, &id)
+                .unwrap()
+                .pk,
+            "MIGRATION#dual_writing"
+        );
+    }
+
+    #[test]
+    fn usage_keys_sort_by_day() {
+        let subject = UsageSubject::ServiceAccount(ServiceAccountId::parse("sa-7").unwrap());
+        let a = usage_day(&subject, NaiveDate::from_ymd_opt(2026, 1, 9).unwrap());
+        let b = usage_day(&subject, NaiveDate::from_ymd_opt(2026, 1, 10).unwrap());
+        assert_eq!(a.pk, "USAGE#SA#sa-7");
+        assert!(a.sk < b.sk);
+    }
+}
