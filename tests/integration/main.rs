@@ -1,1 +1,10 @@
-fn main() {}
+//! Integration tests of the store against a real DynamoDB-compatible server, one fresh table
+//! per test. Run through `infra/localddb.py run <server> -- cargo nextest run`.
+
+mod agents;
+mod audit;
+mod credentials;
+mod requests;
+mod service_accounts;
+mod usage;
+mod users;

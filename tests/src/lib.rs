@@ -1,1 +1,226 @@
+//! Test harness: a fresh table per test on the DynamoDB-compatible server named by
+//! `AWS_ENDPOINT_URL_DYNAMODB`, reached through the same store code production uses, with an
+//! interceptor that records every request the store sends.
+//!
+//! Run the suite through `infra/localddb.py run <server> -- cargo nextest run`, which starts the
+//! server and sets the endpoint. Without an endpoint the harness refuses to run rather than
+//! reach a real AWS account.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use agentid::ids::{AgentId, CredentialId, UserId};
+use agentid::model::{
+    Agent, AgentStatus, Credential, CredentialStatus, Principal, SecretHash, User,
+};
+use agentid::store::{client_config, Store};
+use agentid::table::create_table;
+use agentid::time::Timestamp;
+use agentid::values::{Email, Name, ScopeSet};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Records the DynamoDB operation of every request attempt sent.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<Mutex<Vec<String>>>);
+
+impl RequestCounter {
+    /// The operations sent since the last call, in order; clears the record.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("counter lock"))
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // DynamoDB's JSON protocol names the operation in X-Amz-Target: "DynamoDB_20120810.PutItem".
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().expect("counter lock").push(operation);
+        Ok(())
+    }
+}
+
+/// One test's world: a store over a table of its own.
+pub struct TestApp {
+    /// The store under test.
+    pub store: Store,
+    /// The raw client (the same configuration, with the counter attached).
+    pub client: Client,
+    /// Requests sent through `client`.
+    pub requests: RequestCounter,
+    /// Which local server this runs against (`ministack`, `moto`, or `unknown`).
+    pub server: String,
+}
+
+/// Creates a fresh table and a store over it.
+pub async fn spawn_app() -> TestApp {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "integration tests need a local DynamoDB-compatible server: \
+         run them through `infra/localddb.py run ministack -- cargo nextest run`"
+    );
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let requests = RequestCounter::default();
+    let config = client_config(&sdk).interceptor(requests.clone()).build();
+    let client = Client::from_conf(config);
+    let table = format!("agentid-test-{}", uuid::Uuid::new_v4().simple());
+    create_table(&client, &table)
+        .await
+        .expect("create the test table");
+    requests.take();
+    TestApp {
+        store: Store::new(client.clone(), table),
+        client,
+        requests,
+        server: std::env::var("AGENTID_LOCAL_SERVER").unwrap_or_else(|_| "unknown".into()),
+    }
+}
+
+impl TestApp {
+    /// Every item in the table, sorted by key: for "nothing was written" assertions.
+    pub async fn dump(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(self.store.table_name())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan the test table");
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        let sort_key = |item: &HashMap<String, AttributeValue>| {
+            let get = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            (get("PK"), get("SK"))
+        };
+        items.sort_by_key(sort_key);
+        self.requests.take();
+        items
+    }
+
+    /// One raw item by key, strongly consistent.
+    pub async fn raw_item(&self, pk: &str, sk: &str) -> Option<HashMap<String, AttributeValue>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.store.table_name())
+            .key("PK", AttributeValue::S(pk.into()))
+            .key("SK", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("raw get");
+        self.requests.take();
+        out.item
+    }
+
+    /// Registers an active user with the given scopes.
+    pub async fn user(&self, id: &str, scopes: &[&str]) -> User {
+        let user = self
+            .store
+            .upsert_user(
+                &UserId::parse(id).unwrap(),
+                &Email::parse(format!("{id}@example.com")).unwrap(),
+                &ScopeSet::parse(scopes.iter().copied()).unwrap(),
+                false,
+                now(),
+            )
+            .await
+            .expect("register user");
+        self.requests.take();
+        user
+    }
+
+    /// Creates an agent with its first credential for `owner`.
+    pub async fn agent(&self, owner: &UserId) -> (Agent, Credential) {
+        let (agent, cred) = new_agent(owner, now());
+        self.store
+            .create_agent(&agent, &cred)
+            .await
+            .expect("create agent");
+        self.requests.take();
+        (agent, cred)
+    }
+}
+
+/// The current time.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// A fixed instant, for tests that place events in time.
+pub fn at(text: &str) -> Timestamp {
+    Timestamp::parse(text).expect("test timestamp")
+}
+
+/// A new agent and its first credential, consistent with each other, not yet stored.
+pub fn new_agent(owner: &UserId, now: Timestamp) -> (Agent, Credential) {
+    let agent_id = AgentId::generate();
+    let cred_id = CredentialId::generate();
+    let scopes = ScopeSet::parse(["repo:read"]).unwrap();
+    let agent = Agent {
+        agent_id: agent_id.clone(),
+        name: Name::parse("deploy bot").unwrap(),
+        owner_user_id: owner.clone(),
+        scopes: scopes.clone(),
+        status: AgentStatus::Active,
+        credential_id: cred_id.clone(),
+        active_credential_ids: [cred_id.clone()].into(),
+        created_at: now,
+        updated_at: now,
+        revoked_at: None,
+        revoke_reason: None,
+        migrated_from_service_account_id: None,
+        dual_write_until: None,
+    };
+    let cred = Credential {
+        credential_id: cred_id,
+        principal: Principal::Agent(agent_id.clone()),
+        secret_hash: SecretHash("0".repeat(64)),
+        status: CredentialStatus::Active,
+        created_at: now,
+        expires_at: None,
+        revoked_at: None,
+        revoke_reason: None,
+        accountable_principal_id: Some(owner.clone()),
+        agent_id: Some(agent_id),
+        legacy_service_account_id: None,
+        dual_write_until: None,
+        scopes,
+    };
+    (agent, cred)
+}

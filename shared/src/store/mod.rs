@@ -30,6 +30,7 @@ pub use agents::RevokedAgent;
 pub use audit::{AuditQuery, EventSelector, PutOutcome};
 pub use error::StoreError;
 pub use page::{Page, PageRequest, PageToken};
+pub use service_accounts::Expect;
 pub use users::OffboardReport;
 
 use crate::keys::{attr, IndexKey, Key};

@@ -7,7 +7,7 @@
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{from_item, key_map, names, s, string_set, values, Store, StoreError};
+use super::{from_item, key_map, names, s, ss, string_set, values, Store, StoreError};
 use crate::ids::{AgentId, CredentialId, UserId};
 use crate::keys::{self, item_type};
 use crate::model::{RevocationReason, User};
@@ -128,8 +128,23 @@ impl Store {
             revoked_agents: Vec::new(),
             revoked_credentials: Vec::new(),
         };
+        // One pass suffices: DynamoDB serialises each create transaction against the status
+        // flip above, so a create either landed in `agentIds` before it or fails its condition.
+        self.revoke_each(user_id, &agent_ids, now, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    async fn revoke_each(
+        &self,
+        user_id: &UserId,
+        agent_ids: &[String],
+        now: Timestamp,
+        report: &mut OffboardReport,
+    ) -> Result<(), StoreError> {
         for id in agent_ids {
-            let id = AgentId::parse(id).map_err(|e| StoreError::corrupt("user agentIds", e))?;
+            let id =
+                AgentId::parse(id.as_str()).map_err(|e| StoreError::corrupt("user agentIds", e))?;
             match self
                 .revoke_agent_owned_by(&id, Some(user_id), RevocationReason::OwnerOffboarded, now)
                 .await
@@ -138,12 +153,32 @@ impl Store {
                     report.revoked_credentials.extend(revoked.credentials);
                     report.revoked_agents.push(id);
                 }
-                // Revoked concurrently (or transferred away): nothing left to do for it.
-                Err(StoreError::ConditionFailed("agent_not_active" | "owner_changed")) => {}
-                Err(StoreError::NotFound(_)) => {}
+                // Revoked concurrently, or transferred away: nothing left to do for it.
+                Err(StoreError::ConditionFailed("agent_not_active" | "owner_changed")) => {
+                    self.forget_agent(user_id, &id).await?;
+                }
+                Err(StoreError::NotFound(_)) => self.forget_agent(user_id, &id).await?,
                 Err(other) => return Err(other),
             }
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// Drops an agent id from a user's active set (it is no longer theirs or no longer active).
+    async fn forget_agent(&self, user_id: &UserId, agent_id: &AgentId) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key_map(&keys::user(user_id))))
+            .update_expression("DELETE #agents :agent")
+            .set_expression_attribute_names(Some(names(&[("#agents", AGENT_IDS)])))
+            .set_expression_attribute_values(Some(values(vec![(
+                ":agent",
+                ss([agent_id.as_str()]),
+            )])))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
     }
 }
