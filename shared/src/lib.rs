@@ -6,6 +6,7 @@
 //! This crate is the domain: every Lambda function is a thin `main` over it.
 //!
 //! ## Layout
+//! - [`credential`]: token format, pepper, keyed hashing, legacy secrets.
 //! - [`ids`]: identifier newtypes (user, agent, service account, credential, event, request).
 //! - [`values`]: other validated values: emails, scopes and scope sets, names.
 //! - [`time`]: fixed-width UTC timestamps that sort as strings.
@@ -17,6 +18,7 @@
 //!
 //! The data model and every access pattern are described in `docs/data-model.md`.
 
+pub mod credential;
 pub mod ids;
 pub mod keys;
 pub mod model;
