@@ -90,6 +90,9 @@ pub enum CredentialError {
         /// Longest accepted.
         max: usize,
     },
+    /// A credential id that was not minted by this service cannot go into a token.
+    #[error("credential id must be crd_ followed by 32 hex digits")]
+    CredentialId,
     /// The pepper is missing, malformed or too short.
     #[error("pepper must be base64 (standard or url-safe) of at least {MIN_PEPPER_BYTES} bytes")]
     Pepper,
@@ -161,6 +164,19 @@ impl Token {
             credential_id: credential_id_from(id),
             secret: SecretBytes(secret),
         })
+    }
+
+    /// Mints a new token for a credential id chosen by the caller (an idempotent request fixes
+    /// the id), with 256 fresh bits of secret. The id must be a minted one (`crd_` + 32 hex).
+    pub fn generate_with_id(
+        kind: TokenKind,
+        credential_id: CredentialId,
+    ) -> Result<Self, CredentialError> {
+        let id = Uuid::try_parse(credential_id.as_str().trim_start_matches("crd_"))
+            .map_err(|_| CredentialError::CredentialId)?;
+        let mut token = Self::generate(kind)?;
+        token.credential_id = credential_id_from(*id.as_bytes());
+        Ok(token)
     }
 
     /// The token's text.

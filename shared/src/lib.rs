@@ -6,22 +6,26 @@
 //! This crate is the domain: every Lambda function is a thin `main` over it.
 //!
 //! ## Layout
+//! - [`api`]: the HTTP API handlers (management routes) and their one error type.
 //! - [`credential`]: token format, pepper, keyed hashing, legacy secrets.
 //! - [`ids`]: identifier newtypes (user, agent, service account, credential, event, request).
 //! - [`values`]: other validated values: emails, scopes and scope sets, names.
 //! - [`time`]: fixed-width UTC timestamps that sort as strings.
 //! - [`model`]: the entities of the single table (users, agents, service accounts, the owner
 //!   map, credentials, audit events, usage days).
+//! - [`runtime`]: what every function does once at init (logging, client, pepper).
 //! - [`keys`]: every DynamoDB key format, in one place.
 //! - [`table`]: the table's definition (keys, indexes, stream, TTL) and its creation.
 //! - [`store`]: the DynamoDB store over `aws-sdk-dynamodb` and `serde_dynamo`.
 //!
 //! The data model and every access pattern are described in `docs/data-model.md`.
 
+pub mod api;
 pub mod credential;
 pub mod ids;
 pub mod keys;
 pub mod model;
+pub mod runtime;
 pub mod store;
 pub mod table;
 pub mod time;

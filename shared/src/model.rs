@@ -158,6 +158,9 @@ pub struct Agent {
     /// End of the cutover window during which its events also carry the old account id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dual_write_until: Option<Timestamp>,
+    /// Fingerprint of the idempotent request that created it, to tell a retry from a reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fingerprint: Option<String>,
 }
 
 /// Whether a service account is org-owned automation or human-attached automation to migrate.
@@ -279,6 +282,9 @@ pub struct ServiceAccount {
     pub integrations: Vec<Integration>,
     /// Whether someone confirmed the integration list is complete (required before step 3).
     pub integrations_reviewed: bool,
+    /// What the account may do today; its agent gets these, narrowed to the owner's.
+    #[serde(default)]
+    pub scopes: ScopeSet,
     /// The imported legacy credential, when its secret was imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy_credential_id: Option<CredentialId>,
@@ -416,6 +422,9 @@ pub struct Credential {
     pub dual_write_until: Option<Timestamp>,
     /// What the bearer may do.
     pub scopes: ScopeSet,
+    /// Fingerprint of the idempotent request that minted it, to tell a retry from a reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fingerprint: Option<String>,
 }
 
 impl Credential {
@@ -602,6 +611,7 @@ mod tests {
             legacy_service_account_id: None,
             dual_write_until: None,
             scopes: ScopeSet::default(),
+            request_fingerprint: None,
         };
         let json = serde_json::to_value(&cred).unwrap();
         assert_eq!(json["principalType"], "service_account");
@@ -629,6 +639,7 @@ mod tests {
             legacy_service_account_id: None,
             dual_write_until: None,
             scopes: ScopeSet::default(),
+            request_fingerprint: None,
         };
         assert!(!cred.is_usable_at(now), "expiry is exclusive");
         assert!(cred.is_usable_at(now.minus(chrono::Duration::milliseconds(1))));

@@ -19,6 +19,7 @@ fn legacy(account: &str) -> Credential {
         legacy_service_account_id: None,
         dual_write_until: None,
         scopes: ScopeSet::parse(["billing:read"]).unwrap(),
+        request_fingerprint: None,
     }
 }
 

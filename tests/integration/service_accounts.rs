@@ -26,6 +26,7 @@ fn account(
             note: Some(Note::parse("rotate with the deploy key").unwrap()),
         }],
         integrations_reviewed: false,
+        scopes: Default::default(),
         legacy_credential_id: None,
         migrated_to_agent_id: None,
         migrated_at: None,

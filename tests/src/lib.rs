@@ -206,6 +206,7 @@ pub fn new_agent(owner: &UserId, now: Timestamp) -> (Agent, Credential) {
         revoke_reason: None,
         migrated_from_service_account_id: None,
         dual_write_until: None,
+        request_fingerprint: None,
     };
     let cred = Credential {
         credential_id: cred_id,
@@ -221,6 +222,7 @@ pub fn new_agent(owner: &UserId, now: Timestamp) -> (Agent, Credential) {
         legacy_service_account_id: None,
         dual_write_until: None,
         scopes,
+        request_fingerprint: None,
     };
     (agent, cred)
 }

@@ -1,30 +1,36 @@
-//! Agents: creation with their first credential, lookup, listing by owner, revocation.
+//! Agents: creation with their first credential, lookup, listing by owner, rotation, transfer,
+//! revocation.
 //!
 //! The agent item keeps `credentialIds` (a string set of its active credentials) and a `version`
-//! number bumped by every change, so multi-item changes can be made conditional on the agent
-//! being exactly as it was read.
+//! number bumped by every change, so multi-item changes are conditional on the agent being
+//! exactly as it was read: concurrent rotations serialise, and at most two credentials are ever
+//! active.
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::users::AGENT_IDS;
 use super::{
-    entity_item, from_item, key_map, names, s, set_index, ss, string_set, values, Item, Page,
-    PageRequest, QuerySpec, SortRange, Store, StoreError,
+    entity_item, from_item, s, set_index, ss, string_set, Item, Page, PageRequest, QuerySpec,
+    SortRange, Store, StoreError, Tx,
 };
 use crate::ids::{AgentId, CredentialId, UserId};
 use crate::keys::{self, attr, index, item_type};
-use crate::model::{Agent, AgentStatus, Credential, CredentialStatus, Principal, RevocationReason};
+use crate::model::{
+    Agent, AgentStatus, Credential, CredentialStatus, Principal, RevocationReason,
+};
 use crate::time::Timestamp;
 
 /// Attribute holding an agent's active credential ids.
 pub(crate) const CREDENTIAL_IDS: &str = "credentialIds";
 /// Attribute holding an agent's optimistic-concurrency version.
 pub(crate) const VERSION: &str = "version";
+/// Most credentials an agent may have active at once (the current one and one in its grace).
+pub const MAX_ACTIVE_CREDENTIALS: usize = 2;
 
 /// Attempts at a read-then-conditional-write before reporting a conflict.
-const OPTIMISTIC_ATTEMPTS: usize = 8;
+const OPTIMISTIC_ATTEMPTS: usize = 16;
 
 /// What revoking an agent did.
 #[derive(Debug, Clone)]
@@ -35,10 +41,26 @@ pub struct RevokedAgent {
     pub credentials: Vec<CredentialId>,
 }
 
+/// What a rotation did.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The agent after the rotation.
+    pub agent: Agent,
+    /// The new credential.
+    pub credential: Credential,
+    /// The previous credentials that now expire at the end of the grace period.
+    pub expiring: Vec<CredentialId>,
+}
+
 /// An agent as stored, with its concurrency version.
+#[derive(Debug, Clone)]
 pub(crate) struct StoredAgent {
     pub agent: Agent,
     pub version: u64,
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 pub(crate) fn agent_item(agent: &Agent, version: u64) -> Result<Item, StoreError> {
@@ -55,7 +77,7 @@ pub(crate) fn agent_item(agent: &Agent, version: u64) -> Result<Item, StoreError
             ss(agent.active_credential_ids.iter().map(|c| c.as_str())),
         );
     }
-    item.insert(VERSION.into(), AttributeValue::N(version.to_string()));
+    item.insert(VERSION.into(), n(version));
     Ok(item)
 }
 
@@ -90,17 +112,19 @@ pub(crate) fn credential_item(cred: &Credential) -> Result<Item, StoreError> {
         &keys::credential_by_principal(&cred.principal, cred.created_at, &cred.credential_id),
     );
     if let Some(expires) = cred.expires_at {
-        // Housekeeping only, long after expiry; verification checks expiresAt itself.
-        let week = 7 * 24 * 3600;
-        item.insert(
-            attr::TTL.into(),
-            AttributeValue::N((expires.epoch_seconds() + week).to_string()),
-        );
+        item.insert(attr::TTL.into(), housekeeping_ttl(expires));
     }
     Ok(item)
 }
 
-fn check_new_agent(agent: &Agent, cred: &Credential) -> Result<(), StoreError> {
+/// TTL for an expiring credential: a week after expiry. Housekeeping only; verification checks
+/// `expiresAt` itself, since TTL deletion can be days late.
+fn housekeeping_ttl(expires: Timestamp) -> AttributeValue {
+    n((expires.epoch_seconds() + 7 * 24 * 3600).max(0) as u64)
+}
+
+/// Checks that a new agent and its credential agree, before anything is sent.
+pub(crate) fn check_new_agent(agent: &Agent, cred: &Credential) -> Result<(), StoreError> {
     let invalid = |why: &str| Err(StoreError::Validation(format!("agent not created: {why}")));
     if agent.status != AgentStatus::Active || agent.revoked_at.is_some() {
         return invalid("a new agent must be active");
@@ -117,10 +141,121 @@ fn check_new_agent(agent: &Agent, cred: &Credential) -> Result<(), StoreError> {
     if cred.accountable_principal_id.as_ref() != Some(&agent.owner_user_id)
         || cred.agent_id.as_ref() != Some(&agent.agent_id)
         || cred.scopes != agent.scopes
+        || cred.dual_write_until != agent.dual_write_until
+        || cred.legacy_service_account_id != agent.migrated_from_service_account_id
     {
-        return invalid("the credential must carry the agent's owner, id and scopes");
+        return invalid("the credential must carry the agent's owner, id, scopes and cutover");
     }
     Ok(())
+}
+
+/// Adds the actions that create an agent: the agent, its first credential, and the claim on an
+/// active owner.
+pub(crate) fn add_new_agent(
+    tx: &mut Tx<'_>,
+    agent: &Agent,
+    cred: &Credential,
+) -> Result<(), StoreError> {
+    check_new_agent(agent, cred)?;
+    tx.put(
+        agent_item(agent, 1)?,
+        Some("attribute_not_exists(PK)"),
+        vec![],
+        "agent_exists",
+    )?;
+    tx.put(
+        credential_item(cred)?,
+        Some("attribute_not_exists(PK)"),
+        vec![],
+        "credential_exists",
+    )?;
+    tx.update(
+        &keys::user(&agent.owner_user_id),
+        "ADD #agents :agent",
+        Some("#status = :active"),
+        &[("#agents", AGENT_IDS), ("#status", "status")],
+        vec![
+            (":agent", ss([agent.agent_id.as_str()])),
+            (":active", s("active")),
+        ],
+        "owner_not_active",
+    )
+}
+
+/// Adds the actions that revoke a stored agent, its active credentials, and its place among its
+/// owner's active agents.
+pub(crate) fn add_revoke_agent(
+    tx: &mut Tx<'_>,
+    stored: &StoredAgent,
+    reason: RevocationReason,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let agent = &stored.agent;
+    tx.update(
+        &keys::agent(&agent.agent_id),
+        "SET #status = :revoked, revokedAt = :now, revokeReason = :reason, updatedAt = :now, \
+         #version = :next REMOVE #creds",
+        Some("#version = :seen"),
+        &[
+            ("#status", "status"),
+            ("#version", VERSION),
+            ("#creds", CREDENTIAL_IDS),
+        ],
+        vec![
+            (":revoked", s("revoked")),
+            (":now", s(now.to_string())),
+            (":reason", s(reason.as_str())),
+            (":seen", n(stored.version)),
+            (":next", n(stored.version + 1)),
+        ],
+        "agent_changed",
+    )?;
+    for cred in &agent.active_credential_ids {
+        add_revoke_credential(tx, cred, reason, now, false)?;
+    }
+    tx.update(
+        &keys::user(&agent.owner_user_id),
+        "DELETE #agents :agent",
+        None,
+        &[("#agents", AGENT_IDS)],
+        vec![(":agent", ss([agent.agent_id.as_str()]))],
+        "owner_missing",
+    )
+}
+
+/// Adds the update that revokes one credential. With `only_if_active` false it also applies to
+/// an expired credential (revoked with its agent), revoked being the stronger state.
+pub(crate) fn add_revoke_credential(
+    tx: &mut Tx<'_>,
+    cred: &CredentialId,
+    reason: RevocationReason,
+    now: Timestamp,
+    only_if_active: bool,
+) -> Result<(), StoreError> {
+    let mut vals = vec![
+        (":revoked", s("revoked")),
+        (":now", s(now.to_string())),
+        (":reason", s(reason.as_str())),
+    ];
+    let condition = if only_if_active {
+        vals.push((":active", s("active")));
+        "#status = :active"
+    } else {
+        "attribute_exists(PK)"
+    };
+    tx.update(
+        &keys::credential(cred),
+        "SET #status = :revoked, revokedAt = if_not_exists(revokedAt, :now), \
+         revokeReason = if_not_exists(revokeReason, :reason)",
+        Some(condition),
+        &[("#status", "status")],
+        vals,
+        if only_if_active {
+            "credential_not_active"
+        } else {
+            "credential_missing"
+        },
+    )
 }
 
 impl Store {
@@ -131,44 +266,9 @@ impl Store {
     /// Fails with `ConditionFailed` naming `agent_exists`, `credential_exists` or
     /// `owner_not_active`; with `Validation` (before any request) when the two items disagree.
     pub async fn create_agent(&self, agent: &Agent, cred: &Credential) -> Result<(), StoreError> {
-        check_new_agent(agent, cred)?;
-        let table = self.table_name().to_owned();
-        let put_agent = Put::builder()
-            .table_name(&table)
-            .set_item(Some(agent_item(agent, 1)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(StoreError::build)?;
-        let put_cred = Put::builder()
-            .table_name(&table)
-            .set_item(Some(credential_item(cred)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(StoreError::build)?;
-        let claim_owner = Update::builder()
-            .table_name(&table)
-            .set_key(Some(key_map(&keys::user(&agent.owner_user_id))))
-            .update_expression("ADD #agents :agent")
-            .condition_expression("#status = :active")
-            .set_expression_attribute_names(Some(names(&[
-                ("#agents", AGENT_IDS),
-                ("#status", "status"),
-            ])))
-            .set_expression_attribute_values(Some(values(vec![
-                (":agent", ss([agent.agent_id.as_str()])),
-                (":active", s("active")),
-            ])))
-            .build()
-            .map_err(StoreError::build)?;
-        self.transact(
-            vec![
-                TransactWriteItem::builder().put(put_agent).build(),
-                TransactWriteItem::builder().put(put_cred).build(),
-                TransactWriteItem::builder().update(claim_owner).build(),
-            ],
-            &["agent_exists", "credential_exists", "owner_not_active"],
-        )
-        .await
+        let mut tx = Tx::new(self.table_name());
+        add_new_agent(&mut tx, agent, cred)?;
+        self.run(tx).await
     }
 
     pub(crate) async fn get_stored_agent(
@@ -179,12 +279,23 @@ impl Store {
             .client
             .get_item()
             .table_name(self.table_name())
-            .set_key(Some(key_map(&keys::agent(agent_id))))
+            .set_key(Some(super::key_map(&keys::agent(agent_id))))
             .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
         out.item.map(decode_agent).transpose()
+    }
+
+    async fn active_agent(&self, agent_id: &AgentId) -> Result<StoredAgent, StoreError> {
+        let stored = self
+            .get_stored_agent(agent_id)
+            .await?
+            .ok_or(StoreError::NotFound("agent"))?;
+        if stored.agent.status != AgentStatus::Active {
+            return Err(StoreError::ConditionFailed("agent_not_active"));
+        }
+        Ok(stored)
     }
 
     /// An agent, read strongly consistently.
@@ -236,18 +347,14 @@ impl Store {
         now: Timestamp,
     ) -> Result<RevokedAgent, StoreError> {
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let stored = self
-                .get_stored_agent(agent_id)
-                .await?
-                .ok_or(StoreError::NotFound("agent"))?;
-            if stored.agent.status != AgentStatus::Active {
-                return Err(StoreError::ConditionFailed("agent_not_active"));
-            }
+            let stored = self.active_agent(agent_id).await?;
             if owner.is_some_and(|o| *o != stored.agent.owner_user_id) {
                 return Err(StoreError::ConditionFailed("owner_changed"));
             }
-            match self.revoke_agent_at_version(&stored, reason, now).await {
-                Ok(revoked) => return Ok(revoked),
+            let mut tx = Tx::new(self.table_name());
+            add_revoke_agent(&mut tx, &stored, reason, now)?;
+            match self.run(tx).await {
+                Ok(()) => return Ok(revoked_view(stored.agent, reason, now)),
                 // Changed between read and write (a rotation, a credential revoked): re-read.
                 Err(StoreError::ConditionFailed("agent_changed")) => continue,
                 Err(other) => return Err(other),
@@ -258,118 +365,203 @@ impl Store {
         ))
     }
 
-    async fn revoke_agent_at_version(
+    /// Rotates an agent's credential: stores `new` as its current credential and gives every
+    /// other usable credential an expiry of at most `grace_until`. Credentials already past their
+    /// expiry are marked expired and leave the active set. Refused with
+    /// `ConditionFailed("too_many_credentials")` when the agent already has
+    /// [`MAX_ACTIVE_CREDENTIALS`] usable credentials; `credential_exists` when `new`'s id is taken.
+    pub async fn rotate_credential(
         &self,
-        stored: &StoredAgent,
-        reason: RevocationReason,
+        agent_id: &AgentId,
+        new: &Credential,
+        grace_until: Timestamp,
         now: Timestamp,
-    ) -> Result<RevokedAgent, StoreError> {
-        let table = self.table_name();
-        let agent = &stored.agent;
-        let mut actions = Vec::new();
-        let mut labels = Vec::new();
-        actions.push(
-            TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(table)
-                        .set_key(Some(key_map(&keys::agent(&agent.agent_id))))
-                        .update_expression(
-                            "SET #status = :revoked, revokedAt = :now, revokeReason = :reason, \
-                             updatedAt = :now, #version = :next REMOVE #creds",
-                        )
-                        .condition_expression("#version = :seen")
-                        .set_expression_attribute_names(Some(names(&[
-                            ("#status", "status"),
-                            ("#version", VERSION),
-                            ("#creds", CREDENTIAL_IDS),
-                        ])))
-                        .set_expression_attribute_values(Some(values(vec![
-                            (":revoked", s("revoked")),
-                            (":now", s(now.to_string())),
-                            (":reason", s(reason.as_str())),
-                            (":seen", AttributeValue::N(stored.version.to_string())),
-                            (":next", AttributeValue::N((stored.version + 1).to_string())),
-                        ])))
-                        .build()
-                        .map_err(StoreError::build)?,
-                )
-                .build(),
-        );
-        labels.push("agent_changed");
-        for cred in &agent.active_credential_ids {
-            actions.push(
-                TransactWriteItem::builder()
-                    .update(revoke_credential_update(table, cred, reason, now, false)?)
-                    .build(),
-            );
-            labels.push("credential_missing");
+    ) -> Result<Rotation, StoreError> {
+        if new.principal != Principal::Agent(agent_id.clone()) || new.status != CredentialStatus::Active
+        {
+            return Err(StoreError::Validation(
+                "the new credential must be an active credential of the agent".into(),
+            ));
         }
-        actions.push(
-            TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(table)
-                        .set_key(Some(key_map(&keys::user(&agent.owner_user_id))))
-                        .update_expression("DELETE #agents :agent")
-                        .set_expression_attribute_names(Some(names(&[("#agents", AGENT_IDS)])))
-                        .set_expression_attribute_values(Some(values(vec![(
-                            ":agent",
-                            ss([agent.agent_id.as_str()]),
-                        )])))
-                        .build()
-                        .map_err(StoreError::build)?,
-                )
-                .build(),
-        );
-        labels.push("owner_missing");
-        self.transact(actions, &labels).await?;
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let stored = self.active_agent(agent_id).await?;
+            let mut usable = Vec::new();
+            let mut lapsed = Vec::new();
+            for id in &stored.agent.active_credential_ids {
+                match self.get_credential(id).await? {
+                    Some(cred) if cred.is_usable_at(now) => usable.push(cred),
+                    Some(cred) if cred.status == CredentialStatus::Active => lapsed.push(cred),
+                    // Revoked or missing: it only leaves the set.
+                    _ => {}
+                }
+            }
+            if usable.len() >= MAX_ACTIVE_CREDENTIALS {
+                return Err(StoreError::ConditionFailed("too_many_credentials"));
+            }
+            let mut active: BTreeSet<CredentialId> =
+                usable.iter().map(|c| c.credential_id.clone()).collect();
+            active.insert(new.credential_id.clone());
 
-        let mut revoked = agent.clone();
-        revoked.status = AgentStatus::Revoked;
-        revoked.revoked_at = Some(now);
-        revoked.revoke_reason = Some(reason);
-        revoked.updated_at = now;
-        let credentials = std::mem::take(&mut revoked.active_credential_ids)
-            .into_iter()
-            .collect();
-        Ok(RevokedAgent {
-            agent: revoked,
-            credentials,
-        })
+            let mut tx = Tx::new(self.table_name());
+            tx.update(
+                &keys::agent(agent_id),
+                "SET #creds = :creds, credentialId = :current, updatedAt = :now, #version = :next",
+                Some("#version = :seen AND #status = :active"),
+                &[
+                    ("#creds", CREDENTIAL_IDS),
+                    ("#version", VERSION),
+                    ("#status", "status"),
+                ],
+                vec![
+                    (":creds", ss(active.iter().map(|c| c.as_str()))),
+                    (":current", s(new.credential_id.as_str())),
+                    (":now", s(now.to_string())),
+                    (":seen", n(stored.version)),
+                    (":next", n(stored.version + 1)),
+                    (":active", s("active")),
+                ],
+                "agent_changed",
+            )?;
+            tx.put(
+                credential_item(new)?,
+                Some("attribute_not_exists(PK)"),
+                vec![],
+                "credential_exists",
+            )?;
+            for old in &usable {
+                let expires = old.expires_at.map_or(grace_until, |at| at.min(grace_until));
+                tx.update(
+                    &keys::credential(&old.credential_id),
+                    "SET expiresAt = :expires, #ttl = :ttl",
+                    Some("#status = :active"),
+                    &[("#status", "status"), ("#ttl", attr::TTL)],
+                    vec![
+                        (":expires", s(expires.to_string())),
+                        (":ttl", housekeeping_ttl(expires)),
+                        (":active", s("active")),
+                    ],
+                    "agent_changed",
+                )?;
+            }
+            for old in &lapsed {
+                tx.update(
+                    &keys::credential(&old.credential_id),
+                    "SET #status = :expired",
+                    Some("#status = :active"),
+                    &[("#status", "status")],
+                    vec![(":expired", s("expired")), (":active", s("active"))],
+                    "agent_changed",
+                )?;
+            }
+            match self.run(tx).await {
+                Ok(()) => {
+                    let mut agent = stored.agent;
+                    agent.credential_id = new.credential_id.clone();
+                    agent.active_credential_ids = active;
+                    agent.updated_at = now;
+                    return Ok(Rotation {
+                        agent,
+                        credential: new.clone(),
+                        expiring: usable.into_iter().map(|c| c.credential_id).collect(),
+                    });
+                }
+                Err(StoreError::ConditionFailed("agent_changed")) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::Transient(
+            "agent kept changing during rotation".into(),
+        ))
+    }
+
+    /// Transfers an agent to `new_owner`, who must be active (`owner_not_active`). Its active
+    /// credentials are re-attributed in the same transaction; events already recorded keep the
+    /// attribution they were written with.
+    pub async fn transfer_agent(
+        &self,
+        agent_id: &AgentId,
+        new_owner: &UserId,
+        now: Timestamp,
+    ) -> Result<Agent, StoreError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let stored = self.active_agent(agent_id).await?;
+            let old_owner = stored.agent.owner_user_id.clone();
+            if old_owner == *new_owner {
+                return Err(StoreError::ConditionFailed("same_owner"));
+            }
+            let entry = keys::agent_by_owner(new_owner, stored.agent.created_at, agent_id);
+            let mut tx = Tx::new(self.table_name());
+            tx.update(
+                &keys::agent(agent_id),
+                "SET ownerUserId = :owner, #gpk = :gpk, #gsk = :gsk, updatedAt = :now, \
+                 #version = :next",
+                Some("#version = :seen"),
+                &[
+                    ("#gpk", attr::GSI1PK),
+                    ("#gsk", attr::GSI1SK),
+                    ("#version", VERSION),
+                ],
+                vec![
+                    (":owner", s(new_owner.as_str())),
+                    (":gpk", s(entry.pk)),
+                    (":gsk", s(entry.sk)),
+                    (":now", s(now.to_string())),
+                    (":seen", n(stored.version)),
+                    (":next", n(stored.version + 1)),
+                ],
+                "agent_changed",
+            )?;
+            tx.update(
+                &keys::user(&old_owner),
+                "DELETE #agents :agent",
+                None,
+                &[("#agents", AGENT_IDS)],
+                vec![(":agent", ss([agent_id.as_str()]))],
+                "owner_missing",
+            )?;
+            tx.update(
+                &keys::user(new_owner),
+                "ADD #agents :agent",
+                Some("#status = :active"),
+                &[("#agents", AGENT_IDS), ("#status", "status")],
+                vec![(":agent", ss([agent_id.as_str()])), (":active", s("active"))],
+                "owner_not_active",
+            )?;
+            for cred in &stored.agent.active_credential_ids {
+                tx.update(
+                    &keys::credential(cred),
+                    "SET accountablePrincipalId = :owner",
+                    Some("attribute_exists(PK)"),
+                    &[],
+                    vec![(":owner", s(new_owner.as_str()))],
+                    "credential_missing",
+                )?;
+            }
+            match self.run(tx).await {
+                Ok(()) => {
+                    let mut agent = stored.agent;
+                    agent.owner_user_id = new_owner.clone();
+                    agent.updated_at = now;
+                    return Ok(agent);
+                }
+                Err(StoreError::ConditionFailed("agent_changed")) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::Transient(
+            "agent kept changing during transfer".into(),
+        ))
     }
 }
 
-/// The update that revokes one credential. With `only_if_active` false it also applies to an
-/// expired credential (revoked with its agent), revoked being the stronger state.
-pub(crate) fn revoke_credential_update(
-    table: &str,
-    cred: &CredentialId,
-    reason: RevocationReason,
-    now: Timestamp,
-    only_if_active: bool,
-) -> Result<Update, StoreError> {
-    let mut vals = values(vec![
-        (":revoked", s("revoked")),
-        (":now", s(now.to_string())),
-        (":reason", s(reason.as_str())),
-    ]);
-    let condition = if only_if_active {
-        vals.insert(":active".into(), s("active"));
-        "#status = :active"
-    } else {
-        "attribute_exists(PK)"
-    };
-    Update::builder()
-        .table_name(table)
-        .set_key(Some(key_map(&keys::credential(cred))))
-        .update_expression(
-            "SET #status = :revoked, revokedAt = if_not_exists(revokedAt, :now), \
-             revokeReason = if_not_exists(revokeReason, :reason)",
-        )
-        .condition_expression(condition)
-        .set_expression_attribute_names(Some(names(&[("#status", "status")])))
-        .set_expression_attribute_values(Some(vals))
-        .build()
-        .map_err(StoreError::build)
+/// The agent as it reads after a revocation of `reason` at `now`.
+pub(crate) fn revoked_view(mut agent: Agent, reason: RevocationReason, now: Timestamp) -> RevokedAgent {
+    agent.status = AgentStatus::Revoked;
+    agent.revoked_at = Some(now);
+    agent.revoke_reason = Some(reason);
+    agent.updated_at = now;
+    let credentials = std::mem::take(&mut agent.active_credential_ids)
+        .into_iter()
+        .collect();
+    RevokedAgent { agent, credentials }
 }

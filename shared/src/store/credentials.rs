@@ -1,12 +1,9 @@
 //! Credentials: import, the authorizer's one strongly consistent read, revocation.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::agents::{credential_item, revoke_credential_update, CREDENTIAL_IDS, VERSION};
-use super::{
-    from_item, key_map, names, ss, values, Page, PageRequest, QuerySpec, SortRange, Store,
-    StoreError,
-};
+use super::agents::{add_revoke_credential, credential_item, CREDENTIAL_IDS, VERSION};
+use super::{from_item, ss, Page, PageRequest, QuerySpec, SortRange, Store, StoreError, Tx};
 use crate::ids::CredentialId;
 use crate::keys::{self, attr, index};
 use crate::model::{Credential, CredentialStatus, Principal, RevocationReason};
@@ -78,36 +75,23 @@ impl Store {
         if cred.status != CredentialStatus::Active {
             return Err(StoreError::ConditionFailed("credential_not_active"));
         }
-        let table = self.table_name();
+        let mut tx = Tx::new(self.table_name());
         // Only an active credential is revoked here; a racing revoke or expiry wins cleanly.
-        let revoke = revoke_credential_update(table, id, reason, now, true)?;
-        let mut actions = vec![TransactWriteItem::builder().update(revoke).build()];
-        let mut labels = vec!["credential_not_active"];
+        add_revoke_credential(&mut tx, id, reason, now, true)?;
         if let Principal::Agent(agent_id) = &cred.principal {
-            actions.push(
-                TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
-                            .table_name(table)
-                            .set_key(Some(key_map(&keys::agent(agent_id))))
-                            .update_expression("DELETE #creds :cred ADD #version :one")
-                            .condition_expression("attribute_exists(PK)")
-                            .set_expression_attribute_names(Some(names(&[
-                                ("#creds", CREDENTIAL_IDS),
-                                ("#version", VERSION),
-                            ])))
-                            .set_expression_attribute_values(Some(values(vec![
-                                (":cred", ss([id.as_str()])),
-                                (":one", AttributeValue::N("1".into())),
-                            ])))
-                            .build()
-                            .map_err(StoreError::build)?,
-                    )
-                    .build(),
-            );
-            labels.push("agent_missing");
+            tx.update(
+                &keys::agent(agent_id),
+                "DELETE #creds :cred ADD #version :one",
+                Some("attribute_exists(PK)"),
+                &[("#creds", CREDENTIAL_IDS), ("#version", VERSION)],
+                vec![
+                    (":cred", ss([id.as_str()])),
+                    (":one", AttributeValue::N("1".into())),
+                ],
+                "agent_missing",
+            )?;
         }
-        self.transact(actions, &labels).await?;
+        self.run(tx).await?;
         cred.status = CredentialStatus::Revoked;
         cred.revoked_at = Some(now);
         cred.revoke_reason = Some(reason);

@@ -8,6 +8,7 @@ mod agents;
 mod audit;
 mod credentials;
 mod error;
+mod migration;
 mod page;
 mod service_accounts;
 mod usage;
@@ -26,7 +27,7 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use agents::RevokedAgent;
+pub use agents::{RevokedAgent, Rotation, MAX_ACTIVE_CREDENTIALS};
 pub use audit::{AuditQuery, EventSelector, PutOutcome};
 pub use error::StoreError;
 pub use page::{Page, PageRequest, PageToken};
@@ -296,5 +297,78 @@ impl Store {
             _ => None,
         };
         Ok((out.items.unwrap_or_default(), next))
+    }
+}
+
+/// A transaction being assembled: each action carries the label its condition failure maps to.
+pub(crate) struct Tx<'a> {
+    table: &'a str,
+    items: Vec<TransactWriteItem>,
+    labels: Vec<&'static str>,
+}
+
+impl<'a> Tx<'a> {
+    /// An empty transaction on `table`.
+    pub(crate) fn new(table: &'a str) -> Self {
+        Self {
+            table,
+            items: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// Adds a Put of `item`, with an optional condition.
+    pub(crate) fn put(
+        &mut self,
+        item: Item,
+        condition: Option<&str>,
+        condition_values: Vec<(&str, AttributeValue)>,
+        label: &'static str,
+    ) -> Result<(), StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(non_empty(values(condition_values)))
+            .build()
+            .map_err(StoreError::build)?;
+        self.items.push(TransactWriteItem::builder().put(put).build());
+        self.labels.push(label);
+        Ok(())
+    }
+
+    /// Adds an Update of the item at `key`.
+    pub(crate) fn update(
+        &mut self,
+        key: &Key,
+        expression: &str,
+        condition: Option<&str>,
+        attribute_names: &[(&str, &str)],
+        attribute_values: Vec<(&str, AttributeValue)>,
+        label: &'static str,
+    ) -> Result<(), StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(self.table)
+            .set_key(Some(key_map(key)))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(non_empty(names(attribute_names)))
+            .set_expression_attribute_values(non_empty(values(attribute_values)))
+            .build()
+            .map_err(StoreError::build)?;
+        self.items.push(TransactWriteItem::builder().update(update).build());
+        self.labels.push(label);
+        Ok(())
+    }
+}
+
+fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+impl Store {
+    /// Runs an assembled transaction (see [`Store::transact`]).
+    pub(crate) async fn run(&self, tx: Tx<'_>) -> Result<(), StoreError> {
+        self.transact(tx.items, &tx.labels).await
     }
 }

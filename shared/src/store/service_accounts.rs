@@ -1,5 +1,7 @@
 //! Service accounts (the inventory) and the owner map.
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::{
     entity_item, from_item, key_map, s, set_index, values, Item, Page, PageRequest, QuerySpec,
     SortRange, Store, StoreError,
@@ -20,7 +22,18 @@ pub enum Expect {
     Any,
 }
 
-fn service_account_item(sa: &ServiceAccount) -> Result<Item, StoreError> {
+impl Expect {
+    /// The condition expression (and its values) that checks this expectation.
+    pub(crate) fn condition(self) -> (Option<&'static str>, Vec<(&'static str, AttributeValue)>) {
+        match self {
+            Self::Absent => (Some("attribute_not_exists(PK)"), vec![]),
+            Self::UpdatedAt(at) => (Some("updatedAt = :seen"), vec![(":seen", s(at.to_string()))]),
+            Self::Any => (None, vec![]),
+        }
+    }
+}
+
+pub(crate) fn service_account_item(sa: &ServiceAccount) -> Result<Item, StoreError> {
     let mut item = entity_item(
         sa,
         &keys::service_account(&sa.service_account_id),
@@ -33,7 +46,7 @@ fn service_account_item(sa: &ServiceAccount) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn check_account(sa: &ServiceAccount) -> Result<(), StoreError> {
+pub(crate) fn check_account(sa: &ServiceAccount) -> Result<(), StoreError> {
     let org_owned = sa.kind == ServiceAccountKind::OrgOwned;
     let exempt = sa.migration_state == MigrationState::Exempt;
     if org_owned != exempt {

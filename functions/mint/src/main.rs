@@ -1,0 +1,16 @@
+//! `mint`: the management API behind the API Gateway JWT authorizer.
+
+use agentid::api::mint::Mint;
+use agentid::runtime;
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    runtime::init_tracing();
+    let mint = Mint::new(runtime::store_from_env().await?, runtime::pepper_from_env()?);
+    let mint = &mint;
+    run(service_fn(move |req| async move {
+        Ok::<_, Error>(mint.handle(req).await)
+    }))
+    .await
+}

@@ -1,0 +1,92 @@
+//! The HTTP API, as plain async handlers over `lambda_http` requests.
+//!
+//! - [`error`]: the one error type and its HTTP mapping.
+//! - [`mint`]: the management routes (users, agents, credentials, inventory, migration).
+//! - `caller`: who is calling, from the API Gateway JWT authorizer's claims.
+//! - `idempotency`: `Idempotency-Key` handling without ever storing a secret.
+//! - `views`: the JSON shapes of responses (never a hash, never a stored secret).
+//!
+//! Every body is JSON, camelCase, unknown fields refused. Errors are
+//! `{"error": {"code", "message"}}`, 4xx for the caller's mistakes with nothing written.
+
+mod caller;
+pub mod error;
+mod idempotency;
+pub mod mint;
+mod views;
+
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use caller::{Caller, ADMIN_GROUP};
+pub use error::ApiError;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Parses a JSON body into `T` (which should refuse unknown fields).
+pub(crate) fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::bad_request(
+            "body_too_large",
+            format!("request body must be at most {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        bytes
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("invalid_json", "request body is not UTF-8"))?;
+    serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::bad_request("invalid_request", e.to_string()),
+        _ => ApiError::bad_request("invalid_json", format!("request body is not valid JSON: {e}")),
+    })
+}
+
+/// A JSON response.
+pub(crate) fn respond(status: u16, value: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(body))
+        .unwrap_or_default()
+}
+
+/// The error response for `err`.
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    respond(err.status().as_u16(), &err.body())
+}
+
+/// One query-string parameter.
+pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
+    use lambda_http::RequestExt;
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name).map(str::to_owned))
+        .or_else(|| {
+            req.uri().query().and_then(|q| {
+                q.split('&').find_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (k == name).then(|| v.to_owned())
+                })
+            })
+        })
+}
+
+/// Maps a parse result to a 400 with `code`.
+pub(crate) fn field<T, E: std::fmt::Display>(
+    code: &'static str,
+    result: Result<T, E>,
+) -> Result<T, ApiError> {
+    result.map_err(|e| ApiError::bad_request(code, e.to_string()))
+}
