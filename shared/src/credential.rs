@@ -213,7 +213,9 @@ impl Token {
         let bytes = text.as_bytes();
         let separator = PREFIX_LEN + BODY_LEN;
         if bytes[separator] != b'_'
-            || !bytes[PREFIX_LEN..separator].iter().all(|&c| is_base64url(c))
+            || !bytes[PREFIX_LEN..separator]
+                .iter()
+                .all(|&c| is_base64url(c))
             || !bytes[separator + 1..].iter().all(|&c| is_base64url(c))
         {
             return Err(TokenError::BadCharacter);
@@ -410,9 +412,16 @@ mod tests {
 
     #[test]
     fn parse_errors_are_typed() {
-        let text = Token::generate(TokenKind::Agent).unwrap().reveal().expose().to_owned();
+        let text = Token::generate(TokenKind::Agent)
+            .unwrap()
+            .reveal()
+            .expose()
+            .to_owned();
         assert_eq!(Token::parse("ghp_abc"), Err(TokenError::BadPrefix));
-        assert_eq!(Token::parse(&text[..TOKEN_LEN - 1]), Err(TokenError::BadLength));
+        assert_eq!(
+            Token::parse(&text[..TOKEN_LEN - 1]),
+            Err(TokenError::BadLength)
+        );
         let mut bad_char = text.clone().into_bytes();
         bad_char[20] = b'!';
         assert_eq!(
@@ -438,7 +447,9 @@ mod tests {
         assert!(!other_pepper.verify_token(&token, &hash));
         assert!(!pepper().verify_token(&token, &SecretHash("garbage!".into())));
         assert!(
-            !hash.0.contains(&token.reveal().expose()[PREFIX_LEN..PREFIX_LEN + 20]),
+            !hash
+                .0
+                .contains(&token.reveal().expose()[PREFIX_LEN..PREFIX_LEN + 20]),
             "the stored hash holds nothing of the token"
         );
     }
@@ -450,7 +461,8 @@ mod tests {
         assert_eq!(id, pepper().legacy_credential_id(&secret));
         assert_ne!(
             id,
-            pepper().legacy_credential_id(&LegacySecret::parse("sk_live_0123456789abcdeX").unwrap())
+            pepper()
+                .legacy_credential_id(&LegacySecret::parse("sk_live_0123456789abcdeX").unwrap())
         );
         let hash = pepper().hash_legacy(&secret);
         assert!(pepper().verify_legacy(&secret, &hash));
@@ -463,8 +475,14 @@ mod tests {
     #[test]
     fn classification_needs_no_io_and_rejects_malformed_tokens() {
         let token = Token::generate(TokenKind::Agent).unwrap();
-        assert!(matches!(classify(token.reveal().expose()), Ok(Presented::Token(_))));
-        assert!(matches!(classify("legacy-secret-value-123"), Ok(Presented::Legacy(_))));
+        assert!(matches!(
+            classify(token.reveal().expose()),
+            Ok(Presented::Token(_))
+        ));
+        assert!(matches!(
+            classify("legacy-secret-value-123"),
+            Ok(Presented::Legacy(_))
+        ));
         assert_eq!(classify("agid_ag_short"), Err(TokenError::BadLength));
         assert_eq!(classify("tiny"), Err(TokenError::BadPrefix));
     }
@@ -480,7 +498,10 @@ mod tests {
 
     #[test]
     fn peppers_must_be_long_enough() {
-        assert!(matches!(Pepper::from_base64("c2hvcnQ="), Err(CredentialError::Pepper)));
+        assert!(matches!(
+            Pepper::from_base64("c2hvcnQ="),
+            Err(CredentialError::Pepper)
+        ));
         let long = URL_SAFE_NO_PAD.encode([1u8; 32]);
         assert!(Pepper::from_base64(&long).is_ok());
         assert!(Pepper::from_base64("not base64 at all!!").is_err());

@@ -4,6 +4,7 @@
 mod agents;
 mod audit;
 mod credentials;
+mod mint;
 mod requests;
 mod service_accounts;
 mod usage;

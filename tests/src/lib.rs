@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use agentid::api::mint::Mint;
+use agentid::credential::Pepper;
 use agentid::ids::{AgentId, CredentialId, UserId};
 use agentid::model::{
     Agent, AgentStatus, Credential, CredentialStatus, Principal, SecretHash, User,
@@ -24,6 +26,8 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use lambda_http::Request;
+use serde_json::{json, Value};
 
 /// Records the DynamoDB operation of every request attempt sent.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +63,84 @@ impl Intercept for RequestCounter {
     }
 }
 
+/// The pepper every test table's credentials are hashed with.
+pub fn test_pepper() -> Pepper {
+    Pepper::from_bytes(b"agentid-integration-test-pepper!".to_vec()).expect("32 bytes")
+}
+
+/// A human caller as the API Gateway JWT authorizer presents them.
+#[derive(Debug, Clone, Copy)]
+pub enum As<'a> {
+    /// A plain user with this `sub`.
+    User(&'a str),
+    /// A member of the admin group with this `sub`.
+    Admin(&'a str),
+    /// No verified claims at all.
+    Nobody,
+}
+
+/// An HTTP API (payload 2.0) event, parsed exactly as Lambda delivers it.
+pub fn http_request(
+    method: &str,
+    path_and_query: &str,
+    caller: As<'_>,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut header_map = serde_json::Map::new();
+    header_map.insert("host".into(), "api.local".into());
+    if body.is_some() {
+        header_map.insert("content-type".into(), "application/json".into());
+    }
+    for (k, v) in headers {
+        header_map.insert((*k).to_owned(), (*v).into());
+    }
+    let mut context = json!({
+        "accountId": "123456789012",
+        "apiId": "local",
+        "domainName": "api.local",
+        "domainPrefix": "api",
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "03/Dec/2026:10:00:00 +0000",
+        "timeEpoch": 1_796_292_000_000_i64
+    });
+    let claims = match caller {
+        As::User(sub) => Some(json!({"sub": sub})),
+        As::Admin(sub) => Some(json!({"sub": sub, "cognito:groups": "[agentid-admins]"})),
+        As::Nobody => None,
+    };
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": header_map,
+        "requestContext": context,
+        "isBase64Encoded": false
+    });
+    if !query.is_empty() {
+        let params: serde_json::Map<String, Value> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+            .collect();
+        event["queryStringParameters"] = Value::Object(params);
+    }
+    if let Some(body) = body {
+        event["body"] = Value::String(body.to_string());
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API v2 event")
+}
+
 /// One test's world: a store over a table of its own.
 pub struct TestApp {
     /// The store under test.
@@ -69,6 +151,8 @@ pub struct TestApp {
     pub requests: RequestCounter,
     /// Which local server this runs against (`ministack`, `moto`, or `unknown`).
     pub server: String,
+    /// The management API over the same store.
+    pub mint: Mint,
 }
 
 /// Creates a fresh table and a store over it.
@@ -89,8 +173,10 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("create the test table");
     requests.take();
+    let store = Store::new(client.clone(), table);
     TestApp {
-        store: Store::new(client.clone(), table),
+        mint: Mint::new(store.clone(), test_pepper()),
+        store,
         client,
         requests,
         server: std::env::var("AGENTID_LOCAL_SERVER").unwrap_or_else(|_| "unknown".into()),
@@ -98,6 +184,30 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// Sends a request to the management API; returns the status and the JSON body.
+    pub async fn call(&self, req: Request) -> (u16, Value) {
+        let response = self.mint.handle(req).await;
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+            _ => Value::Null,
+        };
+        self.requests.take();
+        (status, body)
+    }
+
+    /// Sends a request built from its parts (see [`http_request`]).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        caller: As<'_>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.call(http_request(method, path, caller, body.as_ref(), &[]))
+            .await
+    }
+
     /// Every item in the table, sorted by key: for "nothing was written" assertions.
     pub async fn dump(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();

@@ -7,7 +7,10 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let mint = Mint::new(runtime::store_from_env().await?, runtime::pepper_from_env()?);
+    let mint = Mint::new(
+        runtime::store_from_env().await?,
+        runtime::pepper_from_env()?,
+    );
     let mint = &mint;
     run(service_fn(move |req| async move {
         Ok::<_, Error>(mint.handle(req).await)

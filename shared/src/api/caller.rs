@@ -29,7 +29,9 @@ impl Caller {
         if self.admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("this action needs an administrator".into()))
+            Err(ApiError::Forbidden(
+                "this action needs an administrator".into(),
+            ))
         }
     }
 

@@ -137,9 +137,10 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound(what) => Self::not_found("not_found", format!("{what} not found")),
-            StoreError::ConditionFailed(code) => {
-                Self::conflict(code, format!("the request conflicts with the current state: {code}"))
-            }
+            StoreError::ConditionFailed(code) => Self::conflict(
+                code,
+                format!("the request conflicts with the current state: {code}"),
+            ),
             StoreError::Validation(message) => Self::bad_request("invalid_request", message),
             StoreError::Transient(message) => {
                 tracing::warn!(%message, "store unavailable");

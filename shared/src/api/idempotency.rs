@@ -70,10 +70,7 @@ impl IdempotencyKey {
         hash.update(self.scope.as_bytes());
         hash.update(b"\n");
         hash.update(canonical_body.to_string().as_bytes());
-        hash.finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 

@@ -112,13 +112,21 @@ impl Mint {
                 self.migration_status(&caller, id).await
             }
             (_, segments) if route_exists(segments) => Err(ApiError::MethodNotAllowed),
-            _ => Err(ApiError::not_found("route_not_found", format!("no route {method} {path}"))),
+            _ => Err(ApiError::not_found(
+                "route_not_found",
+                format!("no route {method} {path}"),
+            )),
         }
     }
 
     // ----- users -------------------------------------------------------------------------
 
-    async fn put_user(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn put_user(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let user_id = field("invalid_user_id", UserId::parse(id))?;
         let body: PutUserBody = json_body(req)?;
@@ -135,12 +143,24 @@ impl Mint {
                 ),
                 other => other.into(),
             })?;
-        self.audit(caller, "user.put", format!("user:{user_id}"), user.updated_at, None, json!({"scopes": user.scopes, "admin": user.admin}))
-            .await?;
+        self.audit(
+            caller,
+            "user.put",
+            format!("user:{user_id}"),
+            user.updated_at,
+            None,
+            json!({"scopes": user.scopes, "admin": user.admin}),
+        )
+        .await?;
         Ok(respond(200, &json!({"user": UserView::from(&user)})))
     }
 
-    async fn offboard(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn offboard(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let user_id = field("invalid_user_id", UserId::parse(id))?;
         let body: OffboardBody = json_body(req)?;
@@ -157,8 +177,15 @@ impl Mint {
                 other => other.into(),
             })?;
         let offboarded_at = report.user.offboarded_at.unwrap_or(report.user.updated_at);
-        self.audit(caller, "user.offboard", format!("user:{user_id}"), offboarded_at, None, json!({"reason": reason, "revokedAgents": report.revoked_agents}))
-            .await?;
+        self.audit(
+            caller,
+            "user.offboard",
+            format!("user:{user_id}"),
+            offboarded_at,
+            None,
+            json!({"reason": reason, "revokedAgents": report.revoked_agents}),
+        )
+        .await?;
         // One event per agent revoked by the cascade. Re-running the offboarding re-records
         // every agent revoked for this reason (same keys, stored once), so an interrupted
         // cascade still ends fully audited.
@@ -168,8 +195,15 @@ impl Mint {
             for agent in &agents.items {
                 if agent.revoke_reason == Some(RevocationReason::OwnerOffboarded) {
                     let at = agent.revoked_at.unwrap_or(offboarded_at);
-                    self.audit(caller, "agent.revoke", format!("agent:{}", agent.agent_id), at, Some(&agent.agent_id), json!({"reason": RevocationReason::OwnerOffboarded}))
-                        .await?;
+                    self.audit(
+                        caller,
+                        "agent.revoke",
+                        format!("agent:{}", agent.agent_id),
+                        at,
+                        Some(&agent.agent_id),
+                        json!({"reason": RevocationReason::OwnerOffboarded}),
+                    )
+                    .await?;
                 }
             }
             match agents.next {
@@ -189,7 +223,11 @@ impl Mint {
 
     // ----- agents ------------------------------------------------------------------------
 
-    async fn create_agent(&self, req: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    async fn create_agent(
+        &self,
+        req: &Request,
+        caller: &Caller,
+    ) -> Result<Response<Body>, ApiError> {
         let body: CreateAgentBody = json_body(req)?;
         let name = field("invalid_name", Name::parse(&body.name))?;
         let owner = match body.owner_user_id {
@@ -208,14 +246,18 @@ impl Mint {
             .map(|k| k.fingerprint(&json!({"name": name, "owner": owner, "scopes": scopes})));
         if let Some(key) = &key {
             if let Some(existing) = self.store.get_agent(&key.agent_id()).await? {
-                return self.replay_create(caller, existing, fingerprint.as_deref()).await;
+                return self
+                    .replay_create(caller, existing, fingerprint.as_deref())
+                    .await;
             }
         }
         let owner_user = self.active_user(&owner).await?;
         check_scopes(&scopes, &owner_user)?;
 
         let now = Timestamp::now();
-        let agent_id = key.as_ref().map_or_else(AgentId::generate, IdempotencyKey::agent_id);
+        let agent_id = key
+            .as_ref()
+            .map_or_else(AgentId::generate, IdempotencyKey::agent_id);
         let credential_id = key
             .as_ref()
             .map_or_else(CredentialId::generate, IdempotencyKey::credential_id);
@@ -240,15 +282,30 @@ impl Mint {
         let cred = self.agent_credential(&agent, &token, now, fingerprint.clone());
         match self.store.create_agent(&agent, &cred).await {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed("agent_exists" | "credential_exists")) if key.is_some() => {
-                let existing = self.store.get_agent(&agent_id).await?.ok_or(ApiError::Internal)?;
-                return self.replay_create(caller, existing, fingerprint.as_deref()).await;
+            Err(StoreError::ConditionFailed("agent_exists" | "credential_exists"))
+                if key.is_some() =>
+            {
+                let existing = self
+                    .store
+                    .get_agent(&agent_id)
+                    .await?
+                    .ok_or(ApiError::Internal)?;
+                return self
+                    .replay_create(caller, existing, fingerprint.as_deref())
+                    .await;
             }
             Err(StoreError::ConditionFailed("owner_not_active")) => return Err(owner_not_active()),
             Err(other) => return Err(other.into()),
         }
-        self.audit(caller, "agent.create", format!("agent:{agent_id}"), now, Some(&agent_id), json!({"owner": owner, "scopes": scopes}))
-            .await?;
+        self.audit(
+            caller,
+            "agent.create",
+            format!("agent:{agent_id}"),
+            now,
+            Some(&agent_id),
+            json!({"owner": owner, "scopes": scopes}),
+        )
+        .await?;
         Ok(respond(
             201,
             &json!({
@@ -265,14 +322,24 @@ impl Mint {
         existing: Agent,
         fingerprint: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
-        check_replay(existing.request_fingerprint.as_deref(), fingerprint.unwrap_or_default())?;
+        check_replay(
+            existing.request_fingerprint.as_deref(),
+            fingerprint.unwrap_or_default(),
+        )?;
         let first = self
             .store
             .get_credential(&existing.credential_id)
             .await?
             .ok_or(ApiError::Internal)?;
-        self.audit(caller, "agent.create", format!("agent:{}", existing.agent_id), existing.created_at, Some(&existing.agent_id), json!({"owner": existing.owner_user_id, "scopes": existing.scopes}))
-            .await?;
+        self.audit(
+            caller,
+            "agent.create",
+            format!("agent:{}", existing.agent_id),
+            existing.created_at,
+            Some(&existing.agent_id),
+            json!({"owner": existing.owner_user_id, "scopes": existing.scopes}),
+        )
+        .await?;
         Ok(respond(
             200,
             &json!({
@@ -288,13 +355,19 @@ impl Mint {
         Ok(respond(200, &json!({"agent": AgentView::from(&agent)})))
     }
 
-    async fn list_agents(&self, req: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    async fn list_agents(
+        &self,
+        req: &Request,
+        caller: &Caller,
+    ) -> Result<Response<Body>, ApiError> {
         let owner = match query_param(req, "ownerUserId") {
             Some(id) => field("invalid_user_id", UserId::parse(id))?,
             None => caller.user_id.clone(),
         };
         if !caller.may_act_for(&owner) {
-            return Err(ApiError::Forbidden("you may list only your own agents".into()));
+            return Err(ApiError::Forbidden(
+                "you may list only your own agents".into(),
+            ));
         }
         let page = page_request(req)?;
         let agents = self.store.list_agents_by_owner(&owner, &page).await?;
@@ -325,7 +398,12 @@ impl Mint {
         ))
     }
 
-    async fn rotate(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn rotate(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         let agent = self.agent_for(caller, id).await?;
         let body: RotateBody = json_body(req)?;
         let grace = body.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
@@ -336,13 +414,24 @@ impl Mint {
             ));
         }
         if agent.status != AgentStatus::Active {
-            return Err(ApiError::conflict("agent_not_active", "the agent is revoked"));
+            return Err(ApiError::conflict(
+                "agent_not_active",
+                "the agent is revoked",
+            ));
         }
-        let key = IdempotencyKey::from_request(req, &caller.user_id, &format!("credential.rotate\n{}", agent.agent_id))?;
-        let fingerprint = key.as_ref().map(|k| k.fingerprint(&json!({"graceSeconds": grace})));
+        let key = IdempotencyKey::from_request(
+            req,
+            &caller.user_id,
+            &format!("credential.rotate\n{}", agent.agent_id),
+        )?;
+        let fingerprint = key
+            .as_ref()
+            .map(|k| k.fingerprint(&json!({"graceSeconds": grace})));
         if let Some(key) = &key {
             if let Some(existing) = self.store.get_credential(&key.credential_id()).await? {
-                return self.replay_rotate(caller, &agent, existing, fingerprint.as_deref()).await;
+                return self
+                    .replay_rotate(caller, &agent, existing, fingerprint.as_deref())
+                    .await;
             }
         }
         let now = Timestamp::now();
@@ -374,8 +463,15 @@ impl Mint {
             }
             Err(other) => return Err(other.into()),
         };
-        self.audit(caller, "credential.rotate", format!("credential:{}", cred.credential_id), now, Some(&agent.agent_id), json!({"expiring": rotation.expiring, "graceUntil": grace_until}))
-            .await?;
+        self.audit(
+            caller,
+            "credential.rotate",
+            format!("credential:{}", cred.credential_id),
+            now,
+            Some(&agent.agent_id),
+            json!({"expiring": rotation.expiring, "graceUntil": grace_until}),
+        )
+        .await?;
         Ok(respond(
             201,
             &json!({
@@ -398,9 +494,19 @@ impl Mint {
         if existing.principal != Principal::Agent(agent.agent_id.clone()) {
             return Err(ApiError::Internal);
         }
-        check_replay(existing.request_fingerprint.as_deref(), fingerprint.unwrap_or_default())?;
-        self.audit(caller, "credential.rotate", format!("credential:{}", existing.credential_id), existing.created_at, Some(&agent.agent_id), Value::Null)
-            .await?;
+        check_replay(
+            existing.request_fingerprint.as_deref(),
+            fingerprint.unwrap_or_default(),
+        )?;
+        self.audit(
+            caller,
+            "credential.rotate",
+            format!("credential:{}", existing.credential_id),
+            existing.created_at,
+            Some(&agent.agent_id),
+            Value::Null,
+        )
+        .await?;
         Ok(respond(
             200,
             &json!({
@@ -411,17 +517,28 @@ impl Mint {
         ))
     }
 
-    async fn transfer(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn transfer(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let agent_id = field("invalid_agent_id", AgentId::parse(id))?;
         let body: TransferBody = json_body(req)?;
         let new_owner = field("invalid_user_id", UserId::parse(body.new_owner_user_id))?;
         let agent = self.existing_agent(&agent_id).await?;
         if agent.status != AgentStatus::Active {
-            return Err(ApiError::conflict("agent_not_active", "the agent is revoked"));
+            return Err(ApiError::conflict(
+                "agent_not_active",
+                "the agent is revoked",
+            ));
         }
         if agent.owner_user_id == new_owner {
-            return Err(ApiError::conflict("same_owner", "the agent already belongs to that owner"));
+            return Err(ApiError::conflict(
+                "same_owner",
+                "the agent already belongs to that owner",
+            ));
         }
         let new_owner_user = self.active_user(&new_owner).await?;
         check_scopes(&agent.scopes, &new_owner_user)?;
@@ -430,16 +547,32 @@ impl Mint {
             Ok(agent) => agent,
             Err(StoreError::ConditionFailed("owner_not_active")) => return Err(owner_not_active()),
             Err(StoreError::ConditionFailed("same_owner")) => {
-                return Err(ApiError::conflict("same_owner", "the agent already belongs to that owner"))
+                return Err(ApiError::conflict(
+                    "same_owner",
+                    "the agent already belongs to that owner",
+                ))
             }
             Err(StoreError::ConditionFailed("agent_not_active")) => {
-                return Err(ApiError::conflict("agent_not_active", "the agent is revoked"))
+                return Err(ApiError::conflict(
+                    "agent_not_active",
+                    "the agent is revoked",
+                ))
             }
             Err(other) => return Err(other.into()),
         };
-        self.audit(caller, "agent.transfer", format!("agent:{agent_id}"), now, Some(&agent_id), json!({"from": agent.owner_user_id, "to": new_owner}))
-            .await?;
-        Ok(respond(200, &json!({"agent": AgentView::from(&moved), "previousOwnerUserId": agent.owner_user_id})))
+        self.audit(
+            caller,
+            "agent.transfer",
+            format!("agent:{agent_id}"),
+            now,
+            Some(&agent_id),
+            json!({"from": agent.owner_user_id, "to": new_owner}),
+        )
+        .await?;
+        Ok(respond(
+            200,
+            &json!({"agent": AgentView::from(&moved), "previousOwnerUserId": agent.owner_user_id}),
+        ))
     }
 
     async fn revoke_agent(&self, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
@@ -453,7 +586,11 @@ impl Mint {
         let (agent, revoked) = if agent.status == AgentStatus::Revoked {
             (agent, Vec::new())
         } else {
-            match self.store.revoke_agent(&agent.agent_id, reason, Timestamp::now()).await {
+            match self
+                .store
+                .revoke_agent(&agent.agent_id, reason, Timestamp::now())
+                .await
+            {
                 Ok(done) => (done.agent, done.credentials),
                 Err(StoreError::ConditionFailed("agent_not_active")) => {
                     let current = self.existing_agent(&agent.agent_id).await?;
@@ -463,12 +600,26 @@ impl Mint {
             }
         };
         let at = agent.revoked_at.unwrap_or(agent.updated_at);
-        self.audit(caller, "agent.revoke", format!("agent:{}", agent.agent_id), at, Some(&agent.agent_id), json!({"reason": agent.revoke_reason}))
-            .await?;
-        Ok(respond(200, &json!({"agent": AgentView::from(&agent), "revokedCredentials": revoked})))
+        self.audit(
+            caller,
+            "agent.revoke",
+            format!("agent:{}", agent.agent_id),
+            at,
+            Some(&agent.agent_id),
+            json!({"reason": agent.revoke_reason}),
+        )
+        .await?;
+        Ok(respond(
+            200,
+            &json!({"agent": AgentView::from(&agent), "revokedCredentials": revoked}),
+        ))
     }
 
-    async fn revoke_credential(&self, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn revoke_credential(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         let credential_id = field("invalid_credential_id", CredentialId::parse(id))?;
         let cred = self
             .store
@@ -494,7 +645,11 @@ impl Mint {
             }
         };
         let cred = if cred.status == CredentialStatus::Active {
-            match self.store.revoke_credential(&credential_id, reason, Timestamp::now()).await {
+            match self
+                .store
+                .revoke_credential(&credential_id, reason, Timestamp::now())
+                .await
+            {
                 Ok(revoked) => revoked,
                 Err(StoreError::ConditionFailed("credential_not_active")) => self
                     .store
@@ -507,14 +662,29 @@ impl Mint {
             cred
         };
         let at = cred.revoked_at.unwrap_or(cred.created_at);
-        self.audit(caller, "credential.revoke", format!("credential:{credential_id}"), at, agent_id.as_ref(), json!({"status": cred.status}))
-            .await?;
-        Ok(respond(200, &json!({"credential": CredentialView::of(&cred)})))
+        self.audit(
+            caller,
+            "credential.revoke",
+            format!("credential:{credential_id}"),
+            at,
+            agent_id.as_ref(),
+            json!({"status": cred.status}),
+        )
+        .await?;
+        Ok(respond(
+            200,
+            &json!({"credential": CredentialView::of(&cred)}),
+        ))
     }
 
     // ----- service accounts ------------------------------------------------------------------
 
-    async fn put_service_account(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn put_service_account(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let sa_id = field("invalid_service_account_id", ServiceAccountId::parse(id))?;
         let body: PutServiceAccountBody = json_body(req)?;
@@ -522,7 +692,10 @@ impl Mint {
         let kind = body.kind;
         let scopes = field("invalid_scope", ScopeSet::parse(body.scopes))?;
         if body.integrations.len() > 50 {
-            return Err(ApiError::bad_request("invalid_integrations", "at most 50 integrations"));
+            return Err(ApiError::bad_request(
+                "invalid_integrations",
+                "at most 50 integrations",
+            ));
         }
         let legacy = body
             .legacy_secret
@@ -549,7 +722,9 @@ impl Mint {
         };
 
         let mut legacy_cred = None;
-        let mut legacy_credential_id = existing.as_ref().and_then(|sa| sa.legacy_credential_id.clone());
+        let mut legacy_credential_id = existing
+            .as_ref()
+            .and_then(|sa| sa.legacy_credential_id.clone());
         if let Some(secret) = &legacy {
             let derived = self.pepper.legacy_credential_id(secret);
             match &legacy_credential_id {
@@ -586,13 +761,17 @@ impl Mint {
             service_account_id: sa_id.clone(),
             name,
             kind,
-            status: existing.as_ref().map_or(ServiceAccountStatus::Active, |s| s.status),
+            status: existing
+                .as_ref()
+                .map_or(ServiceAccountStatus::Active, |s| s.status),
             migration_state: state,
             integrations: body.integrations,
             integrations_reviewed: body.integrations_reviewed,
             scopes,
             legacy_credential_id,
-            migrated_to_agent_id: existing.as_ref().and_then(|s| s.migrated_to_agent_id.clone()),
+            migrated_to_agent_id: existing
+                .as_ref()
+                .and_then(|s| s.migrated_to_agent_id.clone()),
             migrated_at: existing.as_ref().and_then(|s| s.migrated_at),
             dual_write_until: existing.as_ref().and_then(|s| s.dual_write_until),
             dual_write_ended_at: existing.as_ref().and_then(|s| s.dual_write_ended_at),
@@ -617,15 +796,26 @@ impl Mint {
         self.audit(caller, "service_account.put", format!("service_account:{sa_id}"), now, None, json!({"kind": sa.kind, "integrationsReviewed": sa.integrations_reviewed, "legacySecretImported": legacy_cred.is_some()}))
             .await?;
         let status = if existing.is_some() { 200 } else { 201 };
-        Ok(respond(status, &json!({"serviceAccount": ServiceAccountView::from(&sa)})))
+        Ok(respond(
+            status,
+            &json!({"serviceAccount": ServiceAccountView::from(&sa)}),
+        ))
     }
 
-    async fn put_owner(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn put_owner(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let sa_id = field("invalid_service_account_id", ServiceAccountId::parse(id))?;
         let body: PutOwnerBody = json_body(req)?;
         let owner_id = field("invalid_user_id", UserId::parse(body.owner_user_id))?;
-        let note = body.note.map(|n| field("invalid_note", Note::parse(n))).transpose()?;
+        let note = body
+            .note
+            .map(|n| field("invalid_note", Note::parse(n)))
+            .transpose()?;
         let sa = self.existing_account(&sa_id).await?;
         if migration_started(sa.migration_state) {
             return Err(ApiError::conflict(
@@ -655,15 +845,27 @@ impl Mint {
                 StoreError::ConditionFailed("service_account_changed") => changed_concurrently(),
                 other => other.into(),
             })?;
-        self.audit(caller, "service_account.assign_owner", format!("service_account:{sa_id}"), now, None, json!({"owner": entry.owner_user_id, "ownerOfRecord": entry.owner_of_record}))
-            .await?;
+        self.audit(
+            caller,
+            "service_account.assign_owner",
+            format!("service_account:{sa_id}"),
+            now,
+            None,
+            json!({"owner": entry.owner_user_id, "ownerOfRecord": entry.owner_of_record}),
+        )
+        .await?;
         Ok(respond(
             200,
             &json!({"owner": OwnerView::from(&entry), "serviceAccount": ServiceAccountView::from(&updated)}),
         ))
     }
 
-    async fn migrate(&self, req: &Request, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn migrate(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let sa_id = field("invalid_service_account_id", ServiceAccountId::parse(id))?;
         let body: MigrateBody = json_body(req)?;
@@ -686,7 +888,13 @@ impl Mint {
             MigrationState::DualWriting | MigrationState::AwaitingQuiet => {
                 return Err(ApiError::conflict(
                     "migration_in_progress",
-                    format!("already migrated to {}", sa.migrated_to_agent_id.as_ref().map(AgentId::as_str).unwrap_or("an agent")),
+                    format!(
+                        "already migrated to {}",
+                        sa.migrated_to_agent_id
+                            .as_ref()
+                            .map(AgentId::as_str)
+                            .unwrap_or("an agent")
+                    ),
                 ))
             }
             _ => {}
@@ -747,8 +955,15 @@ impl Mint {
                 ),
                 other => other.into(),
             })?;
-        self.audit(caller, "service_account.migrate", format!("service_account:{sa_id}"), now, Some(&agent.agent_id), json!({"owner": owner.user_id, "dualWriteUntil": until}))
-            .await?;
+        self.audit(
+            caller,
+            "service_account.migrate",
+            format!("service_account:{sa_id}"),
+            now,
+            Some(&agent.agent_id),
+            json!({"owner": owner.user_id, "dualWriteUntil": until}),
+        )
+        .await?;
         Ok(respond(
             201,
             &json!({
@@ -783,15 +998,27 @@ impl Mint {
         rolled.dual_write_ended_at = None;
         rolled.updated_at = now;
         self.store
-            .rollback_migration(&rolled, sa.updated_at, sa.migrated_to_agent_id.as_ref(), now)
+            .rollback_migration(
+                &rolled,
+                sa.updated_at,
+                sa.migrated_to_agent_id.as_ref(),
+                now,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::ConditionFailed("service_account_changed") => changed_concurrently(),
                 StoreError::ConditionFailed("agent_changed") => changed_concurrently(),
                 other => other.into(),
             })?;
-        self.audit(caller, "service_account.rollback", format!("service_account:{sa_id}"), now, sa.migrated_to_agent_id.as_ref(), json!({"revokedAgent": sa.migrated_to_agent_id}))
-            .await?;
+        self.audit(
+            caller,
+            "service_account.rollback",
+            format!("service_account:{sa_id}"),
+            now,
+            sa.migrated_to_agent_id.as_ref(),
+            json!({"revokedAgent": sa.migrated_to_agent_id}),
+        )
+        .await?;
         Ok(respond(
             200,
             &json!({
@@ -801,7 +1028,11 @@ impl Mint {
         ))
     }
 
-    async fn migration_status(&self, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn migration_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         caller.require_admin()?;
         let sa_id = field("invalid_service_account_id", ServiceAccountId::parse(id))?;
         let sa = self.existing_account(&sa_id).await?;
@@ -810,7 +1041,10 @@ impl Mint {
         let mut legacy = Value::Null;
         if let Some(cred_id) = &sa.legacy_credential_id {
             let subject = UsageSubject::Credential(cred_id.clone());
-            let days = self.store.recent_usage(&subject, today, USAGE_HISTORY_DAYS).await?;
+            let days = self
+                .store
+                .recent_usage(&subject, today, USAGE_HISTORY_DAYS)
+                .await?;
             let last_used_at = days.last().map(|d| d.last_at);
             let last_used_at = match last_used_at {
                 Some(at) => Some(at),
@@ -831,7 +1065,9 @@ impl Mint {
                 "dailyUsage": daily,
             });
         }
-        let purge_at = sa.revoked_at.map(|at| at.plus(Duration::days(PURGE_BUFFER_DAYS)));
+        let purge_at = sa
+            .revoked_at
+            .map(|at| at.plus(Duration::days(PURGE_BUFFER_DAYS)));
         Ok(respond(
             200,
             &json!({
@@ -897,10 +1133,9 @@ impl Mint {
     }
 
     async fn existing_account(&self, id: &ServiceAccountId) -> Result<ServiceAccount, ApiError> {
-        self.store
-            .get_service_account(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("service_account_not_found", "no such service account"))
+        self.store.get_service_account(id).await?.ok_or_else(|| {
+            ApiError::not_found("service_account_not_found", "no such service account")
+        })
     }
 
     async fn active_user(&self, id: &UserId) -> Result<User, ApiError> {
@@ -968,7 +1203,10 @@ fn migration_started(state: MigrationState) -> bool {
 }
 
 fn owner_not_active() -> ApiError {
-    ApiError::conflict("owner_not_active", "the owner does not exist or has been offboarded")
+    ApiError::conflict(
+        "owner_not_active",
+        "the owner does not exist or has been offboarded",
+    )
 }
 
 fn already_revoked() -> ApiError {
@@ -979,7 +1217,10 @@ fn already_revoked() -> ApiError {
 }
 
 fn changed_concurrently() -> ApiError {
-    ApiError::conflict("conflict", "the account changed while this request ran; retry")
+    ApiError::conflict(
+        "conflict",
+        "the account changed while this request ran; retry",
+    )
 }
 
 fn check_scopes(scopes: &ScopeSet, owner: &User) -> Result<(), ApiError> {
@@ -993,7 +1234,10 @@ fn check_scopes(scopes: &ScopeSet, owner: &User) -> Result<(), ApiError> {
         .collect();
     Err(ApiError::unprocessable(
         "scope_exceeds_owner",
-        format!("an agent's scopes must be a subset of its owner's; not held by the owner: {}", excess.join(", ")),
+        format!(
+            "an agent's scopes must be a subset of its owner's; not held by the owner: {}",
+            excess.join(", ")
+        ),
     ))
 }
 
@@ -1003,7 +1247,9 @@ fn page_request(req: &Request) -> Result<PageRequest, ApiError> {
             .parse::<u16>()
             .ok()
             .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be between 1 and 100"))?,
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")
+            })?,
         None => PageRequest::DEFAULT_LIMIT,
     };
     let next = query_param(req, "nextToken")
@@ -1168,7 +1414,12 @@ mod tests {
         assert!(admin.admin);
         for name in FIXTURES {
             let req = request(name);
-            let segments: Vec<&str> = req.uri().path().split('/').filter(|s| !s.is_empty()).collect();
+            let segments: Vec<&str> = req
+                .uri()
+                .path()
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .collect();
             assert!(route_exists(&segments), "{name}: {}", req.uri().path());
         }
     }
@@ -1186,7 +1437,8 @@ mod tests {
         let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
         claims.as_object_mut().unwrap().remove("cognito:groups");
         claims["sub"] = "govind".into();
-        let (status, body) = call(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+        let (status, body) =
+            call(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
         assert_eq!(status, 403, "{body}");
         assert_eq!(body["error"]["code"], "forbidden");
     }
@@ -1203,10 +1455,19 @@ mod tests {
             ("{not json", "invalid_json"),
             (r#"{"name": "x", "colour": "blue"}"#, "invalid_request"),
             (r#"{"name": ""}"#, "invalid_name"),
-            (&format!(r#"{{"name": "{}"}}"#, "n".repeat(129)), "invalid_name"),
-            (r#"{"name": "ok", "scopes": ["Not A Scope"]}"#, "invalid_scope"),
+            (
+                &format!(r#"{{"name": "{}"}}"#, "n".repeat(129)),
+                "invalid_name",
+            ),
+            (
+                r#"{"name": "ok", "scopes": ["Not A Scope"]}"#,
+                "invalid_scope",
+            ),
             (r#"{"name": "ok", "ownerUserId": "a#b"}"#, "invalid_user_id"),
-            (r#"{"name": "ok", "ownerUserId": "someone-else"}"#, "forbidden"),
+            (
+                r#"{"name": "ok", "ownerUserId": "someone-else"}"#,
+                "forbidden",
+            ),
         ] {
             let (status, response) = call(with_body(body)).await;
             let expected = if code == "forbidden" { 403 } else { 400 };
@@ -1219,12 +1480,20 @@ mod tests {
     async fn unknown_routes_and_methods() {
         let mut event: Value = serde_json::from_str(&fixture("mint-get-agent")).unwrap();
         event["requestContext"]["http"]["method"] = "PATCH".into();
-        let (status, body) = call(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+        let (status, body) =
+            call(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (405, Some("method_not_allowed"))
+        );
         event["rawPath"] = "/v1/nothing-here".into();
         event["requestContext"]["http"]["path"] = "/v1/nothing-here".into();
         event["requestContext"]["http"]["method"] = "GET".into();
-        let (status, body) = call(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("route_not_found")));
+        let (status, body) =
+            call(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("route_not_found"))
+        );
     }
 }

@@ -47,8 +47,13 @@ pub(crate) fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiErro
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("invalid_json", "request body is not UTF-8"))?;
     serde_json::from_str(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::bad_request("invalid_request", e.to_string()),
-        _ => ApiError::bad_request("invalid_json", format!("request body is not valid JSON: {e}")),
+        serde_json::error::Category::Data => {
+            ApiError::bad_request("invalid_request", e.to_string())
+        }
+        _ => ApiError::bad_request(
+            "invalid_json",
+            format!("request body is not valid JSON: {e}"),
+        ),
     })
 }
 

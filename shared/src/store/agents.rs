@@ -17,9 +17,7 @@ use super::{
 };
 use crate::ids::{AgentId, CredentialId, UserId};
 use crate::keys::{self, attr, index, item_type};
-use crate::model::{
-    Agent, AgentStatus, Credential, CredentialStatus, Principal, RevocationReason,
-};
+use crate::model::{Agent, AgentStatus, Credential, CredentialStatus, Principal, RevocationReason};
 use crate::time::Timestamp;
 
 /// Attribute holding an agent's active credential ids.
@@ -377,7 +375,8 @@ impl Store {
         grace_until: Timestamp,
         now: Timestamp,
     ) -> Result<Rotation, StoreError> {
-        if new.principal != Principal::Agent(agent_id.clone()) || new.status != CredentialStatus::Active
+        if new.principal != Principal::Agent(agent_id.clone())
+            || new.status != CredentialStatus::Active
         {
             return Err(StoreError::Validation(
                 "the new credential must be an active credential of the agent".into(),
@@ -524,7 +523,10 @@ impl Store {
                 "ADD #agents :agent",
                 Some("#status = :active"),
                 &[("#agents", AGENT_IDS), ("#status", "status")],
-                vec![(":agent", ss([agent_id.as_str()])), (":active", s("active"))],
+                vec![
+                    (":agent", ss([agent_id.as_str()])),
+                    (":active", s("active")),
+                ],
                 "owner_not_active",
             )?;
             for cred in &stored.agent.active_credential_ids {
@@ -555,7 +557,11 @@ impl Store {
 }
 
 /// The agent as it reads after a revocation of `reason` at `now`.
-pub(crate) fn revoked_view(mut agent: Agent, reason: RevocationReason, now: Timestamp) -> RevokedAgent {
+pub(crate) fn revoked_view(
+    mut agent: Agent,
+    reason: RevocationReason,
+    now: Timestamp,
+) -> RevokedAgent {
     agent.status = AgentStatus::Revoked;
     agent.revoked_at = Some(now);
     agent.revoke_reason = Some(reason);

@@ -8,8 +8,7 @@ use super::{s, Store, StoreError, Tx};
 use crate::ids::AgentId;
 use crate::keys;
 use crate::model::{
-    Agent, AgentStatus, Credential, MigrationState, OwnerMapEntry, RevocationReason,
-    ServiceAccount,
+    Agent, AgentStatus, Credential, MigrationState, OwnerMapEntry, RevocationReason, ServiceAccount,
 };
 use crate::time::Timestamp;
 
@@ -103,19 +102,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let consistent = migrated.migration_state == MigrationState::DualWriting
             && migrated.migrated_to_agent_id.as_ref() == Some(&agent.agent_id)
-            && agent.migrated_from_service_account_id.as_ref() == Some(&migrated.service_account_id)
+            && agent.migrated_from_service_account_id.as_ref()
+                == Some(&migrated.service_account_id)
             && migrated.dual_write_until.is_some()
             && agent.dual_write_until == migrated.dual_write_until;
         if !consistent {
             return Err(StoreError::Validation(
-                "the migrated account and its agent must name each other and share the window".into(),
+                "the migrated account and its agent must name each other and share the window"
+                    .into(),
             ));
         }
         let mut tx = Tx::new(self.table_name());
         put_account(&mut tx, migrated, Expect::UpdatedAt(seen))?;
         add_new_agent(&mut tx, agent, cred)?;
         if let Some(legacy) = &migrated.legacy_credential_id {
-            let until = migrated.dual_write_until.map(|t| t.to_string()).unwrap_or_default();
+            let until = migrated
+                .dual_write_until
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             tx.update(
                 &keys::credential(legacy),
                 "SET agentId = :agent, accountablePrincipalId = :owner, \

@@ -332,7 +332,8 @@ impl<'a> Tx<'a> {
             .set_expression_attribute_values(non_empty(values(condition_values)))
             .build()
             .map_err(StoreError::build)?;
-        self.items.push(TransactWriteItem::builder().put(put).build());
+        self.items
+            .push(TransactWriteItem::builder().put(put).build());
         self.labels.push(label);
         Ok(())
     }
@@ -356,7 +357,8 @@ impl<'a> Tx<'a> {
             .set_expression_attribute_values(non_empty(values(attribute_values)))
             .build()
             .map_err(StoreError::build)?;
-        self.items.push(TransactWriteItem::builder().update(update).build());
+        self.items
+            .push(TransactWriteItem::builder().update(update).build());
         self.labels.push(label);
         Ok(())
     }

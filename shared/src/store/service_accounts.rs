@@ -27,7 +27,10 @@ impl Expect {
     pub(crate) fn condition(self) -> (Option<&'static str>, Vec<(&'static str, AttributeValue)>) {
         match self {
             Self::Absent => (Some("attribute_not_exists(PK)"), vec![]),
-            Self::UpdatedAt(at) => (Some("updatedAt = :seen"), vec![(":seen", s(at.to_string()))]),
+            Self::UpdatedAt(at) => (
+                Some("updatedAt = :seen"),
+                vec![(":seen", s(at.to_string()))],
+            ),
             Self::Any => (None, vec![]),
         }
     }
