@@ -3,6 +3,7 @@
 
 mod agents;
 mod audit;
+mod authorization;
 mod credentials;
 mod mint;
 mod requests;
