@@ -65,7 +65,7 @@ pub mod item_type {
 }
 
 /// A full primary key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     /// Partition key value.
     pub pk: String,

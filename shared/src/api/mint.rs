@@ -1338,27 +1338,14 @@ struct MigrateBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-
-    fn fixture(name: &str) -> String {
-        let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::api::test_support::{fixture, offline_store};
 
     fn request(name: &str) -> Request {
         lambda_http::request::from_str(&fixture(name)).expect("a valid HTTP API v2 event")
     }
 
-    /// A store whose endpoint refuses connections: these tests must never reach it.
     fn offline_mint() -> Mint {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .credentials_provider(Credentials::new("x", "x", None, None, "test"))
-            .build();
-        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "unused");
-        Mint::new(store, Pepper::from_bytes(vec![1; 32]).unwrap())
+        Mint::new(offline_store(), Pepper::from_bytes(vec![1; 32]).unwrap())
     }
 
     async fn call(req: Request) -> (u16, Value) {

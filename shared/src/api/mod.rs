@@ -1,6 +1,8 @@
 //! The HTTP API, as plain async handlers over `lambda_http` requests.
 //!
 //! - [`error`]: the one error type and its HTTP mapping.
+//! - [`audit`]: recording audit events with attribution from the authorizer; the audit queries.
+//! - [`authorizer`]: the Lambda authorizer: verifies a credential with one GetItem.
 //! - [`mint`]: the management routes (users, agents, credentials, inventory, migration).
 //! - `caller`: who is calling, from the API Gateway JWT authorizer's claims.
 //! - `idempotency`: `Idempotency-Key` handling without ever storing a secret.
@@ -9,6 +11,8 @@
 //! Every body is JSON, camelCase, unknown fields refused. Errors are
 //! `{"error": {"code", "message"}}`, 4xx for the caller's mistakes with nothing written.
 
+pub mod audit;
+pub mod authorizer;
 mod caller;
 pub mod error;
 mod idempotency;
@@ -94,4 +98,32 @@ pub(crate) fn field<T, E: std::fmt::Display>(
     result: Result<T, E>,
 ) -> Result<T, ApiError> {
     result.map_err(|e| ApiError::bad_request(code, e.to_string()))
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Fixtures from `events/`, and a store that must never be reached.
+
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+    use crate::store::Store;
+
+    /// The text of `events/<name>.json`.
+    pub(crate) fn fixture(name: &str) -> String {
+        let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A store whose endpoint refuses connections, with no retries: a test that reaches it sees
+    /// a fault at once.
+    pub(crate) fn offline_store() -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(Credentials::new("x", "x", None, None, "test"))
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "unused")
+    }
 }

@@ -3,6 +3,10 @@
 //! An event is one item. Its index entries carry the attribution: GSI1 under the accountable
 //! human, GSI2 under the legacy account only while the event is dual-written. After the cutover
 //! window no GSI2 entry is written, so the dual-write costs nothing once it is over.
+//!
+//! A batch is one BatchWriteItem (plus retries of unprocessed items). BatchWriteItem cannot be
+//! conditional, so a strongly consistent BatchGetItem first finds the events already stored; only
+//! the others are written. A replayed batch therefore never rewrites a stored event.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -12,8 +16,15 @@ use super::{
     entity_item, from_item, set_index, Item, Page, PageRequest, QuerySpec, SortRange, Store,
     StoreError,
 };
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
+use serde_json::{json, Value};
+
+use super::{key_map, page::key_from_plain, PageToken};
 use crate::ids::{ServiceAccountId, UserId};
-use crate::keys::{self, attr, index, item_type};
+use crate::keys::{self, attr, index, item_type, Key};
 use crate::model::{Actor, AuditEvent, MAX_DETAILS_BYTES};
 use crate::time::Timestamp;
 
@@ -67,7 +78,17 @@ fn event_item(event: &AuditEvent) -> Result<Item, StoreError> {
         };
         set_index(&mut item, attr::GSI1PK, attr::GSI1SK, &entry);
     }
-    if let Some(account) = &event.legacy_service_account_id {
+    // The dual-write index holds what other identities did for the old account; the account's
+    // own events are already in its actor partition, so they get no second entry.
+    let own_event = event
+        .legacy_service_account_id
+        .as_ref()
+        .is_some_and(|account| event.actor == Actor::service_account(account));
+    if let Some(account) = event
+        .legacy_service_account_id
+        .as_ref()
+        .filter(|_| !own_event)
+    {
         let entry = keys::IndexKey {
             pk: keys::events_dual_written_for(account),
             sk: key.sk.clone(),
@@ -181,6 +202,301 @@ impl Store {
         };
         let (items, next) = self.query_page(spec, page).await?;
         let items = items
+            .into_iter()
+            .map(|item| from_item(item, "audit event"))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+/// Most events in one batch (DynamoDB's BatchWriteItem limit).
+pub const MAX_BATCH: usize = 25;
+const BATCH_ATTEMPTS: u32 = 8;
+
+fn event_key(event: &AuditEvent) -> Key {
+    keys::audit_event(&event.actor, event.occurred_at, &event.event_id)
+}
+
+fn plain_key(item: &Item, attrs: &[&str]) -> Value {
+    let mut map = serde_json::Map::new();
+    for name in attrs {
+        if let Some(value) = item.get(*name).and_then(|v| v.as_s().ok()) {
+            map.insert((*name).to_owned(), Value::String(value.clone()));
+        }
+    }
+    Value::Object(map)
+}
+
+/// Where one source of a merged listing stands.
+fn cursor_from(
+    value: &Value,
+    partition_attr: &str,
+    partition: &str,
+) -> Result<Option<Option<Item>>, StoreError> {
+    match value {
+        // Not started: from the top.
+        Value::Null => Ok(Some(None)),
+        Value::String(done) if done == "done" => Ok(None),
+        Value::Object(map) => {
+            let plain = map
+                .iter()
+                .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect::<Option<std::collections::BTreeMap<_, _>>>()
+                .ok_or_else(|| StoreError::Validation("nextToken is malformed".into()))?;
+            Ok(Some(Some(key_from_plain(
+                plain,
+                partition_attr,
+                partition,
+            )?)))
+        }
+        _ => Err(StoreError::Validation("nextToken is malformed".into())),
+    }
+}
+
+impl Store {
+    /// Stores up to [`MAX_BATCH`] events, each once: one consistent BatchGetItem finds those
+    /// already stored, one BatchWriteItem (plus retries of unprocessed items) writes the rest.
+    /// Outcomes are in input order.
+    pub async fn put_audit_events(
+        &self,
+        events: &[AuditEvent],
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        if events.is_empty() || events.len() > MAX_BATCH {
+            return Err(StoreError::Validation(format!(
+                "a batch holds 1-{MAX_BATCH} events"
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for event in events {
+            check_event(event)?;
+            if !seen.insert(event_key(event)) {
+                return Err(StoreError::Validation(
+                    "a batch names one event twice".into(),
+                ));
+            }
+        }
+        let stored = self.existing_events(events).await?;
+        let mut pending: Vec<WriteRequest> = Vec::new();
+        for event in events {
+            if !stored.contains_key(&event_key(event)) {
+                let put = PutRequest::builder()
+                    .set_item(Some(event_item(event)?))
+                    .build()
+                    .map_err(StoreError::build)?;
+                pending.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            if attempt >= BATCH_ATTEMPTS {
+                return Err(StoreError::Transient(format!(
+                    "{} events still unprocessed after {attempt} attempts",
+                    pending.len()
+                )));
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+            }
+            attempt += 1;
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(self.table_name(), std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut left| left.remove(self.table_name()))
+                .unwrap_or_default();
+        }
+        Ok(events
+            .iter()
+            .map(|event| match stored.get(&event_key(event)) {
+                Some(first) => PutOutcome::Replayed(first.clone()),
+                None => PutOutcome::Created(event.clone()),
+            })
+            .collect())
+    }
+
+    async fn existing_events(
+        &self,
+        events: &[AuditEvent],
+    ) -> Result<HashMap<Key, AuditEvent>, StoreError> {
+        let mut keys: Vec<Item> = events.iter().map(|e| key_map(&event_key(e))).collect();
+        let mut found = HashMap::new();
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            if attempt >= BATCH_ATTEMPTS {
+                return Err(StoreError::Transient(
+                    "batch read kept returning unprocessed keys".into(),
+                ));
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+            }
+            attempt += 1;
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::build)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table_name(), request)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(self.table_name()))
+                .unwrap_or_default()
+            {
+                let key = Key {
+                    pk: item
+                        .get(attr::PK)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default(),
+                    sk: item
+                        .get(attr::SK)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default(),
+                };
+                found.insert(key, from_item(item, "audit event")?);
+            }
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(self.table_name()))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        Ok(found)
+    }
+
+    /// Everything recorded about a service account, newest first: its own events (the
+    /// pre-migration era, and any use of its legacy credential) merged with the events dual-
+    /// written for it by its agent during the cutover. Two Queries per page; the two sources are
+    /// disjoint, so nothing appears twice.
+    pub async fn query_service_account_events(
+        &self,
+        account: &ServiceAccountId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        if let (Some(since), Some(until)) = (since, until) {
+            if since > until {
+                return Err(StoreError::Validation(
+                    "since must not be after until".into(),
+                ));
+            }
+        }
+        let own_pk = keys::events_of_actor(&Actor::service_account(account));
+        let dual_pk = keys::events_dual_written_for(account);
+        let (own_cursor, dual_cursor) = match page.next() {
+            None => (Some(None), Some(None)),
+            Some(token) => {
+                let state = token.decode_json()?;
+                (
+                    cursor_from(&state["own"], attr::PK, &own_pk)?,
+                    cursor_from(&state["dual"], attr::GSI2PK, &dual_pk)?,
+                )
+            }
+        };
+        let from = since
+            .map(keys::event_sort_from)
+            .unwrap_or_else(|| "EVT#".into());
+        let through = until
+            .map(keys::event_sort_through)
+            .unwrap_or_else(|| "EVT#~".into());
+        let limit = page.limit();
+        let fetch = |index, pk_attr, sk_attr, pk: String, start: Option<Option<Item>>| {
+            let spec = QuerySpec {
+                index,
+                pk_attr,
+                sk_attr,
+                pk,
+                range: SortRange::Between(from.clone(), through.clone()),
+                forward: false,
+            };
+            async move {
+                match start {
+                    None => Ok((Vec::new(), None, true)),
+                    Some(start) => {
+                        let (items, last) = self.query_raw(spec, limit, start).await?;
+                        let exhausted = last.is_none();
+                        Ok::<_, StoreError>((items, last, exhausted))
+                    }
+                }
+            }
+        };
+        let (own, dual) = tokio::try_join!(
+            fetch(None, attr::PK, attr::SK, own_pk, own_cursor.clone()),
+            fetch(
+                Some(index::GSI2),
+                attr::GSI2PK,
+                attr::GSI2SK,
+                dual_pk,
+                dual_cursor.clone()
+            ),
+        )?;
+        let sk = |item: &Item| {
+            item.get(attr::SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (mut i, mut j) = (0, 0);
+        let mut taken = Vec::new();
+        while taken.len() < usize::from(limit) && (i < own.0.len() || j < dual.0.len()) {
+            let take_own = match (own.0.get(i), dual.0.get(j)) {
+                (Some(a), Some(b)) => sk(a) >= sk(b),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_own {
+                taken.push(own.0[i].clone());
+                i += 1;
+            } else {
+                taken.push(dual.0[j].clone());
+                j += 1;
+            }
+        }
+        let cursor = |items: &[Item],
+                      used: usize,
+                      exhausted: bool,
+                      old: &Option<Option<Item>>,
+                      attrs: &[&str]|
+         -> Value {
+            match old {
+                None => json!("done"),
+                Some(_) if used == items.len() && exhausted => json!("done"),
+                Some(_) if used == 0 => old
+                    .clone()
+                    .flatten()
+                    .map_or(Value::Null, |k| plain_key(&k, attrs)),
+                Some(_) => plain_key(&items[used - 1], attrs),
+            }
+        };
+        let own_next = cursor(&own.0, i, own.2, &own_cursor, &[attr::PK, attr::SK]);
+        let dual_next = cursor(
+            &dual.0,
+            j,
+            dual.2,
+            &dual_cursor,
+            &[attr::PK, attr::SK, attr::GSI2PK, attr::GSI2SK],
+        );
+        let next = if own_next == json!("done") && dual_next == json!("done") {
+            None
+        } else {
+            Some(PageToken::encode_json(
+                &json!({"own": own_next, "dual": dual_next}),
+            ))
+        };
+        let items = taken
             .into_iter()
             .map(|item| from_item(item, "audit event"))
             .collect::<Result<_, _>>()?;

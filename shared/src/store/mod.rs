@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use agents::{RevokedAgent, Rotation, MAX_ACTIVE_CREDENTIALS};
-pub use audit::{AuditQuery, EventSelector, PutOutcome};
+pub use audit::{AuditQuery, EventSelector, PutOutcome, MAX_BATCH};
 pub use error::StoreError;
 pub use page::{Page, PageRequest, PageToken};
 pub use service_accounts::Expect;
@@ -263,6 +263,22 @@ impl Store {
             Some(token) => Some(token.decode_for(spec.pk_attr, &spec.pk)?),
             None => None,
         };
+        let (items, last) = self.query_raw(spec, page.limit(), start).await?;
+        let next = match last {
+            Some(key) => Some(PageToken::encode(&key)?),
+            None => None,
+        };
+        Ok((items, next))
+    }
+
+    /// One Query request from an optional start key; returns the items and the last evaluated
+    /// key, if the query has more.
+    pub(crate) async fn query_raw(
+        &self,
+        spec: QuerySpec,
+        limit: u16,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let (condition, mut vals) = match spec.range {
             SortRange::BeginsWith(prefix) => (
                 "#pk = :pk AND begins_with(#sk, :a)",
@@ -287,16 +303,13 @@ impl Store {
             ])))
             .set_expression_attribute_values(Some(vals))
             .scan_index_forward(spec.forward)
-            .limit(i32::from(page.limit()))
+            .limit(i32::from(limit))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        let next = match out.last_evaluated_key() {
-            Some(key) if !key.is_empty() => Some(PageToken::encode(key)?),
-            _ => None,
-        };
-        Ok((out.items.unwrap_or_default(), next))
+        let last = out.last_evaluated_key.filter(|key| !key.is_empty());
+        Ok((out.items.unwrap_or_default(), last))
     }
 }
 

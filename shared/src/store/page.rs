@@ -49,6 +49,18 @@ impl PageToken {
         Ok(Self(URL_SAFE_NO_PAD.encode(json)))
     }
 
+    /// A token carrying any JSON state (a multi-source cursor).
+    pub(crate) fn encode_json(value: &serde_json::Value) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(value.to_string()))
+    }
+
+    /// The JSON state of a token made by [`PageToken::encode_json`].
+    pub(crate) fn decode_json(&self) -> Result<serde_json::Value, StoreError> {
+        let bad = || StoreError::Validation("nextToken is malformed".into());
+        let json = URL_SAFE_NO_PAD.decode(&self.0).map_err(|_| bad())?;
+        serde_json::from_slice(&json).map_err(|_| bad())
+    }
+
     /// Decodes the token as a start key for a query on `partition_attr = partition_value`.
     pub(crate) fn decode_for(
         &self,
@@ -58,24 +70,35 @@ impl PageToken {
         let bad = || StoreError::Validation("nextToken is malformed".into());
         let json = URL_SAFE_NO_PAD.decode(&self.0).map_err(|_| bad())?;
         let plain: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| bad())?;
-        let allowed = [
-            attr::PK,
-            attr::SK,
-            attr::GSI1PK,
-            attr::GSI1SK,
-            attr::GSI2PK,
-            attr::GSI2SK,
-        ];
-        if plain.keys().any(|k| !allowed.contains(&k.as_str()))
-            || plain.get(partition_attr).map(String::as_str) != Some(partition_value)
-        {
-            return Err(bad());
-        }
-        Ok(plain
-            .into_iter()
-            .map(|(k, v)| (k, AttributeValue::S(v)))
-            .collect())
+        key_from_plain(plain, partition_attr, partition_value)
     }
+}
+
+/// A start key from its plain string form, checked to be key attributes only and to belong to
+/// the partition `partition_attr = partition_value`.
+pub(crate) fn key_from_plain(
+    plain: BTreeMap<String, String>,
+    partition_attr: &str,
+    partition_value: &str,
+) -> Result<Item, StoreError> {
+    let bad = || StoreError::Validation("nextToken is malformed".into());
+    let allowed = [
+        attr::PK,
+        attr::SK,
+        attr::GSI1PK,
+        attr::GSI1SK,
+        attr::GSI2PK,
+        attr::GSI2SK,
+    ];
+    if plain.keys().any(|k| !allowed.contains(&k.as_str()))
+        || plain.get(partition_attr).map(String::as_str) != Some(partition_value)
+    {
+        return Err(bad());
+    }
+    Ok(plain
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
 }
 
 /// How much of a list to return, and from where.
