@@ -3,6 +3,7 @@
 
 mod agents;
 mod audit;
+mod audit_api;
 mod authorization;
 mod credentials;
 mod mint;

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use agentid::api::audit::AuditApi;
+use agentid::api::authorizer::{Attribution, Authorizer};
 use agentid::api::mint::Mint;
 use agentid::credential::Pepper;
 use agentid::ids::{AgentId, CredentialId, UserId};
@@ -141,6 +143,37 @@ pub fn http_request(
     lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API v2 event")
 }
 
+/// An audit-route event that passed the Lambda authorizer with `attribution`.
+pub fn audit_request(
+    method: &str,
+    path_and_query: &str,
+    attribution: &Attribution,
+    body: Option<&Value>,
+) -> Request {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"host": "api.local", "content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "api.local", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": "$default", "stage": "$default",
+            "time": "03/Dec/2026:10:00:00 +0000", "timeEpoch": 1_796_292_000_000_i64,
+            "authorizer": {"lambda": attribution.to_context()}
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(body) = body {
+        event["body"] = Value::String(body.to_string());
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API v2 event")
+}
+
 /// One test's world: a store over a table of its own.
 pub struct TestApp {
     /// The store under test.
@@ -153,6 +186,10 @@ pub struct TestApp {
     pub server: String,
     /// The management API over the same store.
     pub mint: Mint,
+    /// The audit API over the same store.
+    pub audit: AuditApi,
+    /// The Lambda authorizer over the same store.
+    pub authorizer: Authorizer,
 }
 
 /// Creates a fresh table and a store over it.
@@ -162,11 +199,19 @@ pub async fn spawn_app() -> TestApp {
         "integration tests need a local DynamoDB-compatible server: \
          run them through `infra/localddb.py run ministack -- cargo nextest run`"
     );
+    spawn_app_with(|config| config).await
+}
+
+/// Like [`spawn_app`], with the production client configuration adjusted by `adjust` (a test
+/// of faults shortens the timeouts) and at the endpoint in `AWS_ENDPOINT_URL_DYNAMODB`.
+pub async fn spawn_app_with(
+    adjust: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+) -> TestApp {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
     let requests = RequestCounter::default();
-    let config = client_config(&sdk).interceptor(requests.clone()).build();
+    let config = adjust(client_config(&sdk).interceptor(requests.clone())).build();
     let client = Client::from_conf(config);
     let table = format!("agentid-test-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &table)
@@ -176,6 +221,8 @@ pub async fn spawn_app() -> TestApp {
     let store = Store::new(client.clone(), table);
     TestApp {
         mint: Mint::new(store.clone(), test_pepper()),
+        audit: AuditApi::new(store.clone()),
+        authorizer: Authorizer::new(store.clone(), test_pepper()),
         store,
         client,
         requests,
@@ -194,6 +241,32 @@ impl TestApp {
         };
         self.requests.take();
         (status, body)
+    }
+
+    /// Sends a request to the audit API; returns the status and the JSON body.
+    pub async fn call_audit(&self, req: Request) -> (u16, Value) {
+        let response = self.audit.handle(req).await;
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    /// A human's GET on the audit API.
+    pub async fn query_audit(&self, path: &str, caller: As<'_>) -> (u16, Value) {
+        self.call_audit(http_request("GET", path, caller, None, &[]))
+            .await
+    }
+
+    /// Verifies a bearer secret now, expecting success.
+    pub async fn verify(&self, secret: &str) -> Attribution {
+        self.authorizer
+            .verify(secret, now())
+            .await
+            .expect("no fault")
+            .expect("authorized")
     }
 
     /// Sends a request built from its parts (see [`http_request`]).
