@@ -6,6 +6,7 @@ mod audit;
 mod audit_api;
 mod authorization;
 mod credentials;
+mod fail_closed;
 mod mint;
 mod requests;
 mod service_accounts;
