@@ -630,3 +630,40 @@ async fn the_seed_questions_are_one_call_each() {
     );
     let _ = UsageSubject::Credential(attribution.credential_id);
 }
+
+#[tokio::test]
+async fn an_accounts_history_pages_across_both_eras_without_repeats() {
+    let app = spawn_app().await;
+    let org = org(&app).await;
+    let legacy = app.verify(&org.legacy_migrating).await;
+    let agent = app.verify(&org.migrated_agent_secret).await;
+    let mut written = Vec::new();
+    for i in 0..7 {
+        let who = if i % 2 == 0 { &legacy } else { &agent };
+        let body = event_body(&format!("h-{i}"));
+        let (status, _) = app.call_audit(audit_request("POST", "/v1/audit-events", who, Some(&body))).await;
+        assert_eq!(status, 201);
+        written.push(format!("h-{i}"));
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/audit-events?serviceAccountId=sa-deploy&limit=3".to_owned();
+    for _ in 0..10 {
+        let (status, page) = app.query_audit(&path, ADMIN).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(items.iter().map(|e| e["requestId"].as_str().unwrap().to_owned()));
+        match page["nextToken"].as_str() {
+            Some(next) => path = format!("/v1/audit-events?serviceAccountId=sa-deploy&limit=3&nextToken={next}"),
+            None => break,
+        }
+    }
+    written.reverse();
+    assert_eq!(seen, written, "every event once, newest first, across pages and sources");
+    // The mapped owner may read the account's history; another user may not.
+    let (status, _) = app.query_audit("/v1/audit-events?serviceAccountId=sa-deploy", As::User("govind")).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.query_audit("/v1/audit-events?serviceAccountId=sa-deploy", As::User("lead")).await;
+    assert_eq!(status, 403);
+}
