@@ -43,17 +43,23 @@ fn credentials(c: &mut Criterion) {
         scopes: ScopeSet::parse(["repo:read", "deploy:run"]).unwrap(),
         request_fingerprint: None,
     };
-    c.bench_function("authorizer CPU: parse + verify + attribution + context", |b| {
-        b.iter(|| {
-            let parsed = Token::parse(black_box(&text)).unwrap();
-            assert!(pepper.verify_token(&parsed, &cred.secret_hash));
-            let now = Timestamp::now();
-            assert!(cred.is_usable_at(now));
-            black_box(Attribution::of(&cred, now).to_context())
-        })
-    });
+    c.bench_function(
+        "authorizer CPU: parse + verify + attribution + context",
+        |b| {
+            b.iter(|| {
+                let parsed = Token::parse(black_box(&text)).unwrap();
+                assert!(pepper.verify_token(&parsed, &cred.secret_hash));
+                let now = Timestamp::now();
+                assert!(cred.is_usable_at(now));
+                black_box(Attribution::of(&cred, now).to_context())
+            })
+        },
+    );
     let event = AuditEvent {
-        event_id: EventId::derive(token.credential_id.as_str(), &RequestId::parse("req-1").unwrap()),
+        event_id: EventId::derive(
+            token.credential_id.as_str(),
+            &RequestId::parse("req-1").unwrap(),
+        ),
         actor: Actor::agent(&AgentId::generate()),
         accountable_principal_id: Some(UserId::parse("govind").unwrap()),
         agent_id: None,

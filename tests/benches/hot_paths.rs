@@ -33,7 +33,12 @@ fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize 
             AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
             AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
             AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-            AttributeValue::M(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m
+                    .iter()
+                    .map(|(k, x)| 1 + k.len() + value_size(x))
+                    .sum::<usize>()
+            }
             _ => 0,
         }
     }
@@ -46,7 +51,8 @@ async fn main() {
     let owner = app.user("govind", &["repo:read"]).await.user_id;
     let (agent, _) = new_agent(&owner, Timestamp::now());
     // A real token, so verification runs the whole path.
-    let token = agentid::credential::Token::generate(agentid::credential::TokenKind::Agent).unwrap();
+    let token =
+        agentid::credential::Token::generate(agentid::credential::TokenKind::Agent).unwrap();
     let mut agent = agent;
     agent.credential_id = token.credential_id.clone();
     agent.active_credential_ids = [token.credential_id.clone()].into();
@@ -59,16 +65,23 @@ async fn main() {
     let secret = token.reveal().expose().to_owned();
     let table = app.store.table_name().to_owned();
     let key = |pk: String, sk: &str| {
-        [("PK".to_owned(), AttributeValue::S(pk)), ("SK".to_owned(), AttributeValue::S(sk.to_owned()))]
-            .into_iter()
-            .collect::<std::collections::HashMap<_, _>>()
+        [
+            ("PK".to_owned(), AttributeValue::S(pk)),
+            ("SK".to_owned(), AttributeValue::S(sk.to_owned())),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
     };
 
     // verify vs GetItem
     let (mut verify, mut get) = (Vec::new(), Vec::new());
     for round in 0..WARMUP + ROUNDS {
         let t = Instant::now();
-        let ok = app.authorizer.verify(&secret, Timestamp::now()).await.unwrap();
+        let ok = app
+            .authorizer
+            .verify(&secret, Timestamp::now())
+            .await
+            .unwrap();
         let dv = t.elapsed();
         assert!(ok.is_ok());
         let t = Instant::now();
@@ -87,16 +100,24 @@ async fn main() {
         }
     }
     app.requests.take();
-    app.authorizer.verify(&secret, Timestamp::now()).await.unwrap().unwrap();
+    app.authorizer
+        .verify(&secret, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
     let verify_requests = app.requests.take();
 
     // audit write vs PutItem of an identical item
     let event = |i: usize, legacy: bool| AuditEvent {
-        event_id: EventId::derive(cred.credential_id.as_str(), &RequestId::parse(format!("bench-{legacy}-{i}")).unwrap()),
+        event_id: EventId::derive(
+            cred.credential_id.as_str(),
+            &RequestId::parse(format!("bench-{legacy}-{i}")).unwrap(),
+        ),
         actor: Actor::agent(&agent.agent_id),
         accountable_principal_id: Some(owner.clone()),
         agent_id: Some(agent.agent_id.clone()),
-        legacy_service_account_id: legacy.then(|| agentid::ids::ServiceAccountId::parse("sa-deploy").unwrap()),
+        legacy_service_account_id: legacy
+            .then(|| agentid::ids::ServiceAccountId::parse("sa-deploy").unwrap()),
         credential_id: Some(cred.credential_id.clone()),
         action: Action::parse("deploy.start").unwrap(),
         resource: Resource::parse("repo:acme/api").unwrap(),
@@ -112,7 +133,10 @@ async fn main() {
         .client
         .get_item()
         .table_name(&table)
-        .set_key(Some(key(format!("ACTOR#agent#{}", agent.agent_id), &format!("EVT#{}#{}", first.occurred_at, first.event_id))))
+        .set_key(Some(key(
+            format!("ACTOR#agent#{}", agent.agent_id),
+            &format!("EVT#{}#{}", first.occurred_at, first.event_id),
+        )))
         .consistent_read(true)
         .send()
         .await
@@ -126,7 +150,10 @@ async fn main() {
         app.store.put_audit_event(&e).await.unwrap();
         let dw = t.elapsed();
         let mut raw = stored.clone();
-        raw.insert("SK".into(), AttributeValue::S(format!("EVT#{}#raw{round}", Timestamp::now())));
+        raw.insert(
+            "SK".into(),
+            AttributeValue::S(format!("EVT#{}#raw{round}", Timestamp::now())),
+        );
         raw.insert("GSI1SK".into(), raw["SK"].clone());
         let t = Instant::now();
         app.client
@@ -144,7 +171,10 @@ async fn main() {
         }
     }
     app.requests.take();
-    app.store.put_audit_event(&event(10_000, false)).await.unwrap();
+    app.store
+        .put_audit_event(&event(10_000, false))
+        .await
+        .unwrap();
     let write_requests = app.requests.take();
     let capacity = app
         .client
@@ -168,7 +198,10 @@ async fn main() {
         .client
         .get_item()
         .table_name(&table)
-        .set_key(Some(key(format!("ACTOR#agent#{}", agent.agent_id), &format!("EVT#{}#{}", during.occurred_at, during.event_id))))
+        .set_key(Some(key(
+            format!("ACTOR#agent#{}", agent.agent_id),
+            &format!("EVT#{}#{}", during.occurred_at, during.event_id),
+        )))
         .send()
         .await
         .unwrap()
@@ -183,12 +216,20 @@ async fn main() {
     let (mv, mg) = (median(&mut verify), median(&mut get));
     println!(
         "verify: median {:?} p99 {:?} | raw GetItem: median {:?} p99 {:?} | ratio {:.3}",
-        mv, p99(&mut verify), mg, p99(&mut get), mv.as_secs_f64() / mg.as_secs_f64()
+        mv,
+        p99(&mut verify),
+        mg,
+        p99(&mut get),
+        mv.as_secs_f64() / mg.as_secs_f64()
     );
     let (mw, mp) = (median(&mut write), median(&mut put));
     println!(
         "audit write: median {:?} p99 {:?} | raw PutItem: median {:?} p99 {:?} | ratio {:.3}",
-        mw, p99(&mut write), mp, p99(&mut put), mw.as_secs_f64() / mp.as_secs_f64()
+        mw,
+        p99(&mut write),
+        mp,
+        p99(&mut put),
+        mw.as_secs_f64() / mp.as_secs_f64()
     );
     println!("requests per verify: {verify_requests:?}");
     println!("requests per audit write: {write_requests:?}");

@@ -641,7 +641,9 @@ async fn an_accounts_history_pages_across_both_eras_without_repeats() {
     for i in 0..7 {
         let who = if i % 2 == 0 { &legacy } else { &agent };
         let body = event_body(&format!("h-{i}"));
-        let (status, _) = app.call_audit(audit_request("POST", "/v1/audit-events", who, Some(&body))).await;
+        let (status, _) = app
+            .call_audit(audit_request("POST", "/v1/audit-events", who, Some(&body)))
+            .await;
         assert_eq!(status, 201);
         written.push(format!("h-{i}"));
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
@@ -653,17 +655,37 @@ async fn an_accounts_history_pages_across_both_eras_without_repeats() {
         assert_eq!(status, 200, "{page}");
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 3);
-        seen.extend(items.iter().map(|e| e["requestId"].as_str().unwrap().to_owned()));
+        seen.extend(
+            items
+                .iter()
+                .map(|e| e["requestId"].as_str().unwrap().to_owned()),
+        );
         match page["nextToken"].as_str() {
-            Some(next) => path = format!("/v1/audit-events?serviceAccountId=sa-deploy&limit=3&nextToken={next}"),
+            Some(next) => {
+                path =
+                    format!("/v1/audit-events?serviceAccountId=sa-deploy&limit=3&nextToken={next}")
+            }
             None => break,
         }
     }
     written.reverse();
-    assert_eq!(seen, written, "every event once, newest first, across pages and sources");
+    assert_eq!(
+        seen, written,
+        "every event once, newest first, across pages and sources"
+    );
     // The mapped owner may read the account's history; another user may not.
-    let (status, _) = app.query_audit("/v1/audit-events?serviceAccountId=sa-deploy", As::User("govind")).await;
+    let (status, _) = app
+        .query_audit(
+            "/v1/audit-events?serviceAccountId=sa-deploy",
+            As::User("govind"),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = app.query_audit("/v1/audit-events?serviceAccountId=sa-deploy", As::User("lead")).await;
+    let (status, _) = app
+        .query_audit(
+            "/v1/audit-events?serviceAccountId=sa-deploy",
+            As::User("lead"),
+        )
+        .await;
     assert_eq!(status, 403);
 }

@@ -19,20 +19,36 @@ impl OwnServer {
     fn start() -> Self {
         let server = std::env::var("AGENTID_LOCAL_SERVER").unwrap_or_else(|_| "ministack".into());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/localddb.py");
-        let pidfile = std::env::temp_dir().join(format!("agentid-{}.pid", uuid::Uuid::new_v4().simple()));
+        let pidfile =
+            std::env::temp_dir().join(format!("agentid-{}.pid", uuid::Uuid::new_v4().simple()));
         let out = Command::new("python3")
             .args([script, "start", &server])
             .arg(&pidfile)
             .output()
             .expect("start a local server");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let endpoint = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        Self { pid, endpoint, pidfile }
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Self {
+            pid,
+            endpoint,
+            pidfile,
+        }
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, "--", &format!("-{}", self.pid)]).status().unwrap();
+        let status = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.pid)])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 }
@@ -41,7 +57,10 @@ impl Drop for OwnServer {
     fn drop(&mut self) {
         self.signal("-CONT");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/localddb.py");
-        let _ = Command::new("python3").args([script, "stop"]).arg(&self.pidfile).status();
+        let _ = Command::new("python3")
+            .args([script, "stop"])
+            .arg(&self.pidfile)
+            .status();
         let _ = std::fs::remove_file(&self.pidfile);
     }
 }
@@ -51,30 +70,45 @@ async fn a_stopped_store_gives_503_and_a_retry_after_restart_stores_once() {
     let server = OwnServer::start();
     let endpoint = server.endpoint.clone();
     let app = spawn_app_with(move |config| {
-        config
-            .endpoint_url(endpoint)
-            .timeout_config(
-                aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_millis(400))
-                    .operation_timeout(Duration::from_secs(2))
-                    .build(),
-            )
+        config.endpoint_url(endpoint).timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(400))
+                .operation_timeout(Duration::from_secs(2))
+                .build(),
+        )
     })
     .await;
     let (status, created) = app
-        .send("PUT", "/v1/users/govind", As::Admin("root"), Some(json!({"email": "g@example.com"})))
+        .send(
+            "PUT",
+            "/v1/users/govind",
+            As::Admin("root"),
+            Some(json!({"email": "g@example.com"})),
+        )
         .await;
     assert_eq!(status, 200, "{created}");
     let (_, agent) = app
-        .send("POST", "/v1/agents", As::User("govind"), Some(json!({"name": "bot"})))
+        .send(
+            "POST",
+            "/v1/agents",
+            As::User("govind"),
+            Some(json!({"name": "bot"})),
+        )
         .await;
-    let attribution = app.verify(agent["credential"]["secret"].as_str().unwrap()).await;
+    let attribution = app
+        .verify(agent["credential"]["secret"].as_str().unwrap())
+        .await;
     let body = json!({"action": "deploy.start", "resource": "repo:acme/api", "outcome": "success",
         "requestId": "during-outage", "occurredAt": now().to_string()});
 
     server.signal("-STOP");
     let (status, refused) = app
-        .call_audit(audit_request("POST", "/v1/audit-events", &attribution, Some(&body)))
+        .call_audit(audit_request(
+            "POST",
+            "/v1/audit-events",
+            &attribution,
+            Some(&body),
+        ))
         .await;
     assert_eq!(status, 503, "{refused}");
     assert_eq!(refused["error"]["code"], "audit_unavailable");
@@ -85,7 +119,12 @@ async fn a_stopped_store_gives_503_and_a_retry_after_restart_stores_once() {
     let mut status = 0;
     for _ in 0..20 {
         let (got, _) = app
-            .call_audit(audit_request("POST", "/v1/audit-events", &attribution, Some(&body)))
+            .call_audit(audit_request(
+                "POST",
+                "/v1/audit-events",
+                &attribution,
+                Some(&body),
+            ))
             .await;
         status = got;
         if got != 503 {
@@ -93,12 +132,20 @@ async fn a_stopped_store_gives_503_and_a_retry_after_restart_stores_once() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(status == 201 || status == 200, "retry after restart: {status}");
+    assert!(
+        status == 201 || status == 200,
+        "retry after restart: {status}"
+    );
     let events: Vec<_> = app
         .dump()
         .await
         .into_iter()
-        .filter(|i| i.get("requestId").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("during-outage"))
+        .filter(|i| {
+            i.get("requestId")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some("during-outage")
+        })
         .collect();
     assert_eq!(events.len(), 1, "no event lost, none doubled");
 }
