@@ -502,7 +502,8 @@ mod tests {
 
     #[tokio::test]
     async fn bad_events_are_refused_before_any_write() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|b: &mut Value| {
                     b.as_object_mut().unwrap().remove("action");
