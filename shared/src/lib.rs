@@ -14,6 +14,7 @@
 //! - [`model`]: the entities of the single table (users, agents, service accounts, the owner
 //!   map, credentials, audit events, usage days).
 //! - [`runtime`]: what every function does once at init (logging, client, pepper).
+//! - [`usage`]: the stream consumer that counts each credential's and account's daily use.
 //! - [`keys`]: every DynamoDB key format, in one place.
 //! - [`table`]: the table's definition (keys, indexes, stream, TTL) and its creation.
 //! - [`store`]: the DynamoDB store over `aws-sdk-dynamodb` and `serde_dynamo`.
@@ -29,4 +30,5 @@ pub mod runtime;
 pub mod store;
 pub mod table;
 pub mod time;
+pub mod usage;
 pub mod values;

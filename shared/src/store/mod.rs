@@ -32,6 +32,7 @@ pub use audit::{AuditQuery, EventSelector, PutOutcome, MAX_BATCH};
 pub use error::StoreError;
 pub use page::{Page, PageRequest, PageToken};
 pub use service_accounts::Expect;
+pub use usage::{StreamSequence, UsageApplied, UseRecord};
 pub use users::OffboardReport;
 
 use crate::keys::{attr, IndexKey, Key};
