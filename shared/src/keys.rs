@@ -9,6 +9,11 @@
 //! | credential | `CRED#<credentialId>` | `CRED` | `PRINCIPAL#<type>#<id>` / `CRED#<createdAt>#<credentialId>` | |
 //! | audit event | `ACTOR#<actorType>#<actorId>` | `EVT#<occurredAt>#<eventId>` | `ACCOUNTABLE#<userId>` / same as SK | `LEGACYSA#<saId>` / same as SK (dual-write only) |
 //! | usage day | `USAGE#CRED#<credentialId>` or `USAGE#SA#<saId>` | `DAY#<yyyy-mm-dd>` | | |
+//! | cutover | `MIGRATION` | `CUTOVER` | | |
+//!
+//! Sparse GSI2 work lists for the sweep: credentials in a grace period (`EXPIRING` /
+//! `<expiresAt>#<credentialId>`) and offboarded users awaiting confirmation of their cascade
+//! (`OFFBOARDED` / `<offboardedAt>#<userId>`).
 //!
 //! Ids never contain `#` (see [`crate::ids`]), so every key splits unambiguously.
 
@@ -202,6 +207,37 @@ pub fn events_accountable_to(user: &UserId) -> String {
 /// GSI2 partition of the events dual-written for a legacy service account.
 pub fn events_dual_written_for(account: &ServiceAccountId) -> String {
     format!("LEGACYSA#{account}")
+}
+
+/// GSI2 partition of credentials whose grace period will end (a rotation's previous credential).
+pub const EXPIRING_CREDENTIALS: &str = "EXPIRING";
+
+/// GSI2 entry of an expiring credential, ordered by expiry.
+pub fn credential_expiry(expires_at: Timestamp, id: &CredentialId) -> IndexKey {
+    IndexKey {
+        pk: EXPIRING_CREDENTIALS.into(),
+        sk: format!("{expires_at}#{id}"),
+    }
+}
+
+/// GSI2 partition of offboarded users whose cascade the sweep has yet to confirm.
+pub const OFFBOARDED_USERS: &str = "OFFBOARDED";
+
+/// GSI2 entry of an offboarded user.
+pub fn offboarded_user(offboarded_at: Timestamp, id: &UserId) -> IndexKey {
+    IndexKey {
+        pk: OFFBOARDED_USERS.into(),
+        sk: format!("{offboarded_at}#{id}"),
+    }
+}
+
+/// The singleton holding the migration's cutover date (the first migration: the boundary
+/// between the pre- and post-migration eras of the audit log).
+pub fn cutover() -> Key {
+    Key {
+        pk: "MIGRATION".into(),
+        sk: "CUTOVER".into(),
+    }
 }
 
 /// Partition of a subject's usage days.

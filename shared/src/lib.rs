@@ -14,6 +14,7 @@
 //! - [`model`]: the entities of the single table (users, agents, service accounts, the owner
 //!   map, credentials, audit events, usage days).
 //! - [`runtime`]: what every function does once at init (logging, client, pepper).
+//! - [`sweep`]: the scheduled sweep: closes windows, revokes quiet legacy credentials, purges.
 //! - [`usage`]: the stream consumer that counts each credential's and account's daily use.
 //! - [`keys`]: every DynamoDB key format, in one place.
 //! - [`table`]: the table's definition (keys, indexes, stream, TTL) and its creation.
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod model;
 pub mod runtime;
 pub mod store;
+pub mod sweep;
 pub mod table;
 pub mod time;
 pub mod usage;

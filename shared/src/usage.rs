@@ -89,7 +89,8 @@ impl Aggregator {
                 continue;
             }
             let raw_sequence = record.change.sequence_number.clone().unwrap_or_default();
-            let (Some(sequence), Some(at)) = (StreamSequence::parse(&raw_sequence), used.occurred_at)
+            let (Some(sequence), Some(at)) =
+                (StreamSequence::parse(&raw_sequence), used.occurred_at)
             else {
                 tracing::warn!(event_id = %record.event_id, "audit-event record without sequence or time; skipped");
                 report.malformed += 1;
@@ -101,7 +102,11 @@ impl Aggregator {
                 subjects.push(UsageSubject::Credential(cred));
             }
             if used.actor_type == Some(ActorType::ServiceAccount) {
-                if let Some(account) = used.actor_id.as_deref().and_then(|a| ServiceAccountId::parse(a).ok()) {
+                if let Some(account) = used
+                    .actor_id
+                    .as_deref()
+                    .and_then(|a| ServiceAccountId::parse(a).ok())
+                {
                     subjects.push(UsageSubject::ServiceAccount(account));
                 }
             }
@@ -113,7 +118,10 @@ impl Aggregator {
                 if sequence < group.earliest.0 {
                     group.earliest = (sequence.clone(), raw_sequence.clone());
                 }
-                group.uses.push(UseRecord { sequence: sequence.clone(), at });
+                group.uses.push(UseRecord {
+                    sequence: sequence.clone(),
+                    at,
+                });
             }
         }
 

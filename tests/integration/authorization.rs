@@ -180,6 +180,7 @@ async fn every_route_for_owner_other_user_admin_and_nobody() {
                 Value::Null,
                 [403, 403, 200, 401],
             ),
+            ("GET", "/v1/migration".into(), Value::Null, [403, 403, 200, 401]),
         ];
         assert_eq!(
             matrix.len(),
@@ -215,5 +216,5 @@ async fn every_route_for_owner_other_user_admin_and_nobody() {
             cells += 1;
         }
     }
-    assert_eq!(cells, 60);
+    assert_eq!(cells, 64);
 }

@@ -22,6 +22,7 @@ use crate::model::{
     ServiceAccountKind, ServiceAccountStatus, UsageSubject, User, UserStatus,
 };
 use crate::store::{Expect, PageRequest, PageToken, Store, StoreError};
+use crate::sweep::SweepConfig;
 use crate::time::{day_key, Timestamp};
 use crate::values::{Action, Email, Name, Note, Resource, ScopeSet};
 
@@ -42,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/service-accounts/{saId}/migrate"),
     ("POST", "/v1/service-accounts/{saId}/rollback"),
     ("GET", "/v1/service-accounts/{saId}/migration"),
+    ("GET", "/v1/migration"),
 ];
 
 /// Default grace period of a rotated credential.
@@ -52,8 +54,6 @@ pub const MAX_GRACE_SECONDS: u32 = 604_800;
 pub const DEFAULT_DUAL_WRITE_DAYS: u32 = 7;
 /// Longest cutover window accepted.
 pub const MAX_DUAL_WRITE_DAYS: u32 = 90;
-/// The "did we forget anyone" buffer between revocation and purge.
-pub const PURGE_BUFFER_DAYS: i64 = 7;
 /// Days of legacy usage shown in a migration status.
 pub const USAGE_HISTORY_DAYS: u16 = 14;
 
@@ -64,12 +64,17 @@ const AUDIT_NAMESPACE: Uuid = Uuid::from_u128(0x41c3_5e0a_9b7d_4f62_a8e1_03d6_7c
 pub struct Mint {
     store: Store,
     pepper: Pepper,
+    sweep: SweepConfig,
 }
 
 impl Mint {
     /// The API over `store`, hashing with `pepper`.
     pub fn new(store: Store, pepper: Pepper) -> Self {
-        Self { store, pepper }
+        Self {
+            store,
+            pepper,
+            sweep: SweepConfig::from_env(),
+        }
     }
 
     /// Handles one request. Never fails: errors become their JSON responses.
@@ -111,6 +116,7 @@ impl Mint {
             ("GET", ["v1", "service-accounts", id, "migration"]) => {
                 self.migration_status(&caller, id).await
             }
+            ("GET", ["v1", "migration"]) => self.migration_overview(&caller).await,
             (_, segments) if route_exists(segments) => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::not_found(
                 "route_not_found",
@@ -1036,17 +1042,77 @@ impl Mint {
         caller.require_admin()?;
         let sa_id = field("invalid_service_account_id", ServiceAccountId::parse(id))?;
         let sa = self.existing_account(&sa_id).await?;
-        let owner = self.store.get_owner_map(&sa_id).await?;
-        let today = Timestamp::now().day();
+        let status = self.account_status(&sa, Timestamp::now()).await?;
+        Ok(respond(200, &status))
+    }
+
+    /// The whole migration: counts per state, every migrating account's status and legacy usage
+    /// trend, the owners of record to revisit, what is overdue, and the cutover date.
+    async fn migration_overview(&self, caller: &Caller) -> Result<Response<Body>, ApiError> {
+        caller.require_admin()?;
+        let now = Timestamp::now();
+        let mut counts = serde_json::Map::new();
+        let mut accounts = Vec::new();
+        let mut owners_of_record = Vec::new();
+        let mut overdue = Vec::new();
+        for state in MigrationState::ALL.into_iter().filter(|s| s.is_indexed()) {
+            let mut page = PageRequest::new(100, None)?;
+            let mut count = 0u64;
+            loop {
+                let got = self
+                    .store
+                    .list_service_accounts_by_state(state, &page)
+                    .await?;
+                for sa in &got.items {
+                    count += 1;
+                    let status = self.account_status(sa, now).await?;
+                    if status["owner"]["ownerOfRecord"] == true {
+                        owners_of_record.push(json!({
+                            "serviceAccountId": sa.service_account_id,
+                            "ownerUserId": status["owner"]["ownerUserId"],
+                            "note": status["owner"]["note"],
+                        }));
+                    }
+                    if status["overdueDualWrite"] == true {
+                        overdue.push(json!({"serviceAccountId": sa.service_account_id, "kind": "dual_write_past_window", "since": sa.dual_write_until}));
+                    }
+                    accounts.push(status);
+                }
+                match got.next {
+                    Some(next) => page = PageRequest::new(100, Some(next))?,
+                    None => break,
+                }
+            }
+            counts.insert(state.as_str().to_owned(), json!(count));
+        }
+        Ok(respond(
+            200,
+            &json!({
+                "asOf": now,
+                "cutoverDate": self.store.cutover().await?,
+                "counts": counts,
+                "accounts": accounts,
+                "ownersOfRecord": owners_of_record,
+                "overdue": overdue,
+                "quietDays": self.sweep.quiet_days,
+                "bufferDays": self.sweep.buffer_days,
+            }),
+        ))
+    }
+
+    /// One account's place in the migration, with its legacy credential's recent use.
+    async fn account_status(&self, sa: &ServiceAccount, now: Timestamp) -> Result<Value, ApiError> {
+        let owner = self.store.get_owner_map(&sa.service_account_id).await?;
+        let today = now.day();
         let mut legacy = Value::Null;
+        let mut eligible_at = None;
         if let Some(cred_id) = &sa.legacy_credential_id {
             let subject = UsageSubject::Credential(cred_id.clone());
             let days = self
                 .store
                 .recent_usage(&subject, today, USAGE_HISTORY_DAYS)
                 .await?;
-            let last_used_at = days.last().map(|d| d.last_at);
-            let last_used_at = match last_used_at {
+            let last_used_at = match days.last().map(|d| d.last_at) {
                 Some(at) => Some(at),
                 None => self.store.last_use(&subject).await?,
             };
@@ -1058,34 +1124,47 @@ impl Mint {
                     json!({"day": day_key(day), "count": count})
                 })
                 .collect();
+            let quiet_since = match (last_used_at, sa.migrated_at) {
+                (Some(used), Some(migrated)) => Some(used.max(migrated)),
+                (used, migrated) => used.or(migrated),
+            };
+            if matches!(
+                sa.migration_state,
+                MigrationState::DualWriting | MigrationState::AwaitingQuiet
+            ) {
+                let quiet = quiet_since.map(|q| self.sweep.revoke_eligible_at(q));
+                eligible_at = match (quiet, sa.dual_write_until) {
+                    (Some(q), Some(window)) => Some(q.max(window)),
+                    (q, w) => q.or(w),
+                };
+            }
             legacy = json!({
                 "credentialId": cred_id,
                 "lastUsedAt": last_used_at,
-                "quietSince": last_used_at.or(sa.migrated_at),
+                "quietSince": quiet_since,
                 "dailyUsage": daily,
             });
         }
-        let purge_at = sa
-            .revoked_at
-            .map(|at| at.plus(Duration::days(PURGE_BUFFER_DAYS)));
-        Ok(respond(
-            200,
-            &json!({
-                "serviceAccountId": sa.service_account_id,
-                "kind": sa.kind,
-                "state": sa.migration_state,
-                "status": sa.status,
-                "owner": owner.as_ref().map(OwnerView::from),
-                "integrationsReviewed": sa.integrations_reviewed,
-                "agentId": sa.migrated_to_agent_id,
-                "migratedAt": sa.migrated_at,
-                "dualWriteUntil": sa.dual_write_until,
-                "dualWriteEndedAt": sa.dual_write_ended_at,
-                "revokedAt": sa.revoked_at,
-                "purgeAt": purge_at,
-                "legacyCredential": legacy,
-            }),
-        ))
+        let overdue = sa.migration_state == MigrationState::DualWriting
+            && sa.dual_write_until.is_some_and(|until| until <= now);
+        Ok(json!({
+            "serviceAccountId": sa.service_account_id,
+            "name": sa.name,
+            "kind": sa.kind,
+            "state": sa.migration_state,
+            "status": sa.status,
+            "owner": owner.as_ref().map(OwnerView::from),
+            "integrationsReviewed": sa.integrations_reviewed,
+            "agentId": sa.migrated_to_agent_id,
+            "migratedAt": sa.migrated_at,
+            "dualWriteUntil": sa.dual_write_until,
+            "dualWriteEndedAt": sa.dual_write_ended_at,
+            "overdueDualWrite": overdue,
+            "revokeEligibleAt": eligible_at,
+            "revokedAt": sa.revoked_at,
+            "purgeAt": sa.revoked_at.map(|at| self.sweep.purge_at(at)),
+            "legacyCredential": legacy,
+        }))
     }
 
     // ----- helpers ---------------------------------------------------------------------------
@@ -1374,6 +1453,7 @@ mod tests {
         "mint-migrate",
         "mint-rollback",
         "mint-migration-status",
+        "mint-migration-overview",
     ];
 
     #[test]

@@ -111,6 +111,14 @@ pub(crate) fn credential_item(cred: &Credential) -> Result<Item, StoreError> {
     );
     if let Some(expires) = cred.expires_at {
         item.insert(attr::TTL.into(), housekeeping_ttl(expires));
+        if cred.status == CredentialStatus::Active {
+            set_index(
+                &mut item,
+                attr::GSI2PK,
+                attr::GSI2SK,
+                &keys::credential_expiry(expires, &cred.credential_id),
+            );
+        }
     }
     Ok(item)
 }
@@ -244,9 +252,13 @@ pub(crate) fn add_revoke_credential(
     tx.update(
         &keys::credential(cred),
         "SET #status = :revoked, revokedAt = if_not_exists(revokedAt, :now), \
-         revokeReason = if_not_exists(revokeReason, :reason)",
+         revokeReason = if_not_exists(revokeReason, :reason) REMOVE #g2pk, #g2sk",
         Some(condition),
-        &[("#status", "status")],
+        &[
+            ("#status", "status"),
+            ("#g2pk", attr::GSI2PK),
+            ("#g2sk", attr::GSI2SK),
+        ],
         vals,
         if only_if_active {
             "credential_not_active"
@@ -429,14 +441,22 @@ impl Store {
             )?;
             for old in &usable {
                 let expires = old.expires_at.map_or(grace_until, |at| at.min(grace_until));
+                let entry = keys::credential_expiry(expires, &old.credential_id);
                 tx.update(
                     &keys::credential(&old.credential_id),
-                    "SET expiresAt = :expires, #ttl = :ttl",
+                    "SET expiresAt = :expires, #ttl = :ttl, #g2pk = :g2pk, #g2sk = :g2sk",
                     Some("#status = :active"),
-                    &[("#status", "status"), ("#ttl", attr::TTL)],
+                    &[
+                        ("#status", "status"),
+                        ("#ttl", attr::TTL),
+                        ("#g2pk", attr::GSI2PK),
+                        ("#g2sk", attr::GSI2SK),
+                    ],
                     vec![
                         (":expires", s(expires.to_string())),
                         (":ttl", housekeeping_ttl(expires)),
+                        (":g2pk", s(entry.pk)),
+                        (":g2sk", s(entry.sk)),
                         (":active", s("active")),
                     ],
                     "agent_changed",
@@ -445,9 +465,13 @@ impl Store {
             for old in &lapsed {
                 tx.update(
                     &keys::credential(&old.credential_id),
-                    "SET #status = :expired",
+                    "SET #status = :expired REMOVE #g2pk, #g2sk",
                     Some("#status = :active"),
-                    &[("#status", "status")],
+                    &[
+                        ("#status", "status"),
+                        ("#g2pk", attr::GSI2PK),
+                        ("#g2sk", attr::GSI2SK),
+                    ],
                     vec![(":expired", s("expired")), (":active", s("active"))],
                     "agent_changed",
                 )?;

@@ -115,6 +115,18 @@ impl Store {
         let mut tx = Tx::new(self.table_name());
         put_account(&mut tx, migrated, Expect::UpdatedAt(seen))?;
         add_new_agent(&mut tx, agent, cred)?;
+        // The first migration fixes the cutover date: the era boundary of the audit log.
+        tx.update(
+            &keys::cutover(),
+            "SET #type = :type, firstMigrationAt = if_not_exists(firstMigrationAt, :at)",
+            None,
+            &[("#type", "type")],
+            vec![
+                (":type", s("cutover")),
+                (":at", s(agent.created_at.to_string())),
+            ],
+            "cutover",
+        )?;
         if let Some(legacy) = &migrated.legacy_credential_id {
             let until = migrated
                 .dual_write_until

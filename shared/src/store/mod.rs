@@ -11,6 +11,7 @@ mod error;
 mod migration;
 mod page;
 mod service_accounts;
+mod sweep;
 mod usage;
 mod users;
 
@@ -373,6 +374,27 @@ impl<'a> Tx<'a> {
             .map_err(StoreError::build)?;
         self.items
             .push(TransactWriteItem::builder().update(update).build());
+        self.labels.push(label);
+        Ok(())
+    }
+
+    /// Adds a Delete of the item at `key`, with an optional condition.
+    pub(crate) fn delete(
+        &mut self,
+        key: &Key,
+        condition: Option<&str>,
+        condition_values: Vec<(&str, AttributeValue)>,
+        label: &'static str,
+    ) -> Result<(), StoreError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(self.table)
+            .set_key(Some(key_map(key)))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(non_empty(values(condition_values)))
+            .build()
+            .map_err(StoreError::build)?;
+        self.items
+            .push(TransactWriteItem::builder().delete(delete).build());
         self.labels.push(label);
         Ok(())
     }

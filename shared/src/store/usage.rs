@@ -124,10 +124,15 @@ impl Store {
         uses: &[UseRecord],
     ) -> Result<UsageApplied, StoreError> {
         let Some(first) = uses.iter().map(|u| &u.sequence).min() else {
-            return Ok(UsageApplied { counted: 0, already_counted: 0 });
+            return Ok(UsageApplied {
+                counted: 0,
+                already_counted: 0,
+            });
         };
         if uses.iter().any(|u| u.at.day() != day) {
-            return Err(StoreError::Validation("every use must fall on the counter's day".into()));
+            return Err(StoreError::Validation(
+                "every use must fall on the counter's day".into(),
+            ));
         }
         let key = key_map(&keys::usage_day(subject, day));
         let attribute_names = names(&[
@@ -144,7 +149,10 @@ impl Store {
             let last = pending.iter().map(|u| u.at).max();
             let through = pending.iter().map(|u| &u.sequence).max();
             let (Some(last), Some(through)) = (last, through) else {
-                return Ok(UsageApplied { counted: 0, already_counted: skipped });
+                return Ok(UsageApplied {
+                    counted: 0,
+                    already_counted: skipped,
+                });
             };
             let last = match &expected {
                 Some((_, Some(stored))) => last.max(*stored),
@@ -155,7 +163,10 @@ impl Store {
                     "attribute_not_exists(#through) OR #through < :first",
                     values(vec![(":first", s(first.as_str()))]),
                 ),
-                Some((seen, _)) => ("#through = :seen", values(vec![(":seen", s(seen.as_str()))])),
+                Some((seen, _)) => (
+                    "#through = :seen",
+                    values(vec![(":seen", s(seen.as_str()))]),
+                ),
             };
             vals.insert(":t".into(), s(last.to_string()));
             vals.insert(":day".into(), s(day_key(day)));
@@ -167,7 +178,9 @@ impl Store {
                 .update_item()
                 .table_name(self.table_name())
                 .set_key(Some(key.clone()))
-                .update_expression("SET #last = :t, #day = :day, #type = :type, #through = :through ADD #count :n")
+                .update_expression(
+                    "SET #last = :t, #day = :day, #type = :type, #through = :through ADD #count :n",
+                )
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(attribute_names.clone()))
                 .set_expression_attribute_values(Some(vals))
@@ -197,7 +210,9 @@ impl Store {
                         .get(APPLIED_THROUGH)
                         .and_then(|v| v.as_s().ok())
                         .map(|t| StreamSequence(t.clone()))
-                        .ok_or_else(|| StoreError::Internal("usage counter lost its position".into()))?;
+                        .ok_or_else(|| {
+                            StoreError::Internal("usage counter lost its position".into())
+                        })?;
                     let stored_last = item
                         .get("lastAt")
                         .and_then(|v| v.as_s().ok())

@@ -96,9 +96,14 @@ impl Store {
             (":off", s("offboarded")),
             (":now", s(now.to_string())),
         ]);
+        // The user also joins the sweep's work list of cascades to confirm (GSI2).
         let mut update = String::from(
-            "SET #status = :off, offboardedAt = if_not_exists(offboardedAt, :now), updatedAt = :now",
+            "SET #status = :off, offboardedAt = if_not_exists(offboardedAt, :now), updatedAt = :now, \
+             #g2pk = :g2pk, #g2sk = if_not_exists(#g2sk, :g2sk)",
         );
+        let entry = keys::offboarded_user(now, user_id);
+        vals.insert(":g2pk".into(), s(entry.pk));
+        vals.insert(":g2sk".into(), s(entry.sk));
         if let Some(reason) = reason {
             update.push_str(", offboardReason = if_not_exists(offboardReason, :reason)");
             vals.insert(":reason".into(), s(reason.as_str()));
@@ -110,7 +115,11 @@ impl Store {
             .set_key(Some(key_map(&keys::user(user_id))))
             .update_expression(update)
             .condition_expression("attribute_exists(PK)")
-            .set_expression_attribute_names(Some(names(&[("#status", "status")])))
+            .set_expression_attribute_names(Some(names(&[
+                ("#status", "status"),
+                ("#g2pk", crate::keys::attr::GSI2PK),
+                ("#g2sk", crate::keys::attr::GSI2SK),
+            ])))
             .set_expression_attribute_values(Some(vals))
             .return_values(ReturnValue::AllNew)
             .send()
