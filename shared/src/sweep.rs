@@ -204,7 +204,10 @@ impl Sweep {
             ended.updated_at = now;
             match self
                 .store
-                .put_service_account(&ended, crate::store::Expect::UpdatedAt(sa.updated_at))
+                .put_service_account(
+                    &ended,
+                    crate::store::Expect::UpdatedAtIn(sa.updated_at, MigrationState::DualWriting),
+                )
                 .await
             {
                 Ok(()) => {

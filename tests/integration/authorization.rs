@@ -180,7 +180,12 @@ async fn every_route_for_owner_other_user_admin_and_nobody() {
                 Value::Null,
                 [403, 403, 200, 401],
             ),
-            ("GET", "/v1/migration".into(), Value::Null, [403, 403, 200, 401]),
+            (
+                "GET",
+                "/v1/migration".into(),
+                Value::Null,
+                [403, 403, 200, 401],
+            ),
         ];
         assert_eq!(
             matrix.len(),

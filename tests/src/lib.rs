@@ -174,6 +174,55 @@ pub fn audit_request(
     lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API v2 event")
 }
 
+/// DynamoDB JSON (`{"S": ...}`) of an SDK attribute value, as stream records carry it.
+pub fn dynamodb_json(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => json!({"S": s}),
+        AttributeValue::N(n) => json!({"N": n}),
+        AttributeValue::Bool(b) => json!({"BOOL": b}),
+        AttributeValue::Null(_) => json!({"NULL": true}),
+        AttributeValue::Ss(v) => json!({"SS": v}),
+        AttributeValue::L(v) => json!({"L": v.iter().map(dynamodb_json).collect::<Vec<_>>()}),
+        AttributeValue::M(m) => {
+            json!({"M": m.iter().map(|(k, v)| (k.clone(), dynamodb_json(v))).collect::<serde_json::Map<_, _>>()})
+        }
+        other => panic!("unexpected attribute value {other:?}"),
+    }
+}
+
+/// A DynamoDB Streams batch (as Lambda delivers it) of INSERT records of `items`, with
+/// sequence numbers `first_sequence`, `first_sequence + 1`, ...
+pub fn stream_batch(
+    items: &[HashMap<String, AttributeValue>],
+    first_sequence: u64,
+) -> aws_lambda_events::dynamodb::Event {
+    let records: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let image: serde_json::Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), dynamodb_json(v))).collect();
+            let keys: serde_json::Map<String, Value> = ["PK", "SK"].iter().filter_map(|k| item.get(*k).map(|v| ((*k).to_owned(), dynamodb_json(v)))).collect();
+            json!({
+                "eventID": format!("{:032x}", first_sequence + i as u64),
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_796_292_000,
+                    "Keys": keys,
+                    "NewImage": image,
+                    "SequenceNumber": format!("{}", 100_000_000_000_000_000_000u128 + u128::from(first_sequence) + i as u128),
+                    "SizeBytes": 512,
+                    "StreamViewType": "NEW_IMAGE"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/agentid/stream/2026-12-03T00:00:00.000"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({"Records": records})).expect("a valid DynamoDB stream event")
+}
+
 /// One test's world: a store over a table of its own.
 pub struct TestApp {
     /// The store under test.

@@ -113,7 +113,11 @@ impl Store {
             ));
         }
         let mut tx = Tx::new(self.table_name());
-        put_account(&mut tx, migrated, Expect::UpdatedAt(seen))?;
+        put_account(
+            &mut tx,
+            migrated,
+            Expect::UpdatedAtIn(seen, MigrationState::OwnerAssigned),
+        )?;
         add_new_agent(&mut tx, agent, cred)?;
         // The first migration fixes the cutover date: the era boundary of the audit log.
         tx.update(

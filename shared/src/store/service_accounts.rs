@@ -18,6 +18,10 @@ pub enum Expect {
     Absent,
     /// An item last changed at exactly this time (optimistic concurrency).
     UpdatedAt(Timestamp),
+    /// As `UpdatedAt`, and in this migration state. Two writers acting at the same instant
+    /// (two sweeps at one scheduled time) write the same `updatedAt`; the state still differs
+    /// after the first one's transition, so the second one's condition fails.
+    UpdatedAtIn(Timestamp, MigrationState),
     /// Whatever is there.
     Any,
 }
@@ -30,6 +34,10 @@ impl Expect {
             Self::UpdatedAt(at) => (
                 Some("updatedAt = :seen"),
                 vec![(":seen", s(at.to_string()))],
+            ),
+            Self::UpdatedAtIn(at, state) => (
+                Some("updatedAt = :seen AND migrationState = :state"),
+                vec![(":seen", s(at.to_string())), (":state", s(state.as_str()))],
             ),
             Self::Any => (None, vec![]),
         }
@@ -74,13 +82,14 @@ impl Store {
             .put_item()
             .table_name(self.table_name())
             .set_item(Some(service_account_item(sa)?));
-        request = match expect {
-            Expect::Absent => request.condition_expression("attribute_not_exists(PK)"),
-            Expect::UpdatedAt(at) => request
-                .condition_expression("updatedAt = :seen")
-                .set_expression_attribute_values(Some(values(vec![(":seen", s(at.to_string()))]))),
-            Expect::Any => request,
-        };
+        let (condition, condition_values) = expect.condition();
+        if let Some(condition) = condition {
+            request = request
+                .condition_expression(condition)
+                .set_expression_attribute_values(
+                    (!condition_values.is_empty()).then(|| values(condition_values)),
+                );
+        }
         request
             .send()
             .await

@@ -25,7 +25,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         check_account(updated)?;
         let mut tx = Tx::new(self.table_name());
-        let (condition, vals) = Expect::UpdatedAt(seen).condition();
+        let (condition, vals) =
+            Expect::UpdatedAtIn(seen, crate::model::MigrationState::AwaitingQuiet).condition();
         tx.put(
             service_account_item(updated)?,
             condition,
@@ -42,10 +43,13 @@ impl Store {
     /// and its legacy credential. Audit events and usage history are never deleted.
     pub async fn purge_account(&self, account: &ServiceAccount) -> Result<(), StoreError> {
         let mut tx = Tx::new(self.table_name());
+        let (condition, vals) =
+            Expect::UpdatedAtIn(account.updated_at, crate::model::MigrationState::Revoked)
+                .condition();
         tx.delete(
             &keys::service_account(&account.service_account_id),
-            Some("updatedAt = :seen"),
-            vec![(":seen", s(account.updated_at.to_string()))],
+            condition,
+            vals,
             "service_account_changed",
         )?;
         tx.delete(
