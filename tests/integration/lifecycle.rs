@@ -572,7 +572,7 @@ async fn rotated_credentials_expire_and_missed_cascades_finish() {
         .run(now().plus(Duration::minutes(2)), false)
         .await
         .unwrap();
-    assert_eq!(report.expired_credentials, [old.clone()]);
+    assert_eq!(report.expired_credentials, std::slice::from_ref(&old));
     assert_eq!(
         app.store
             .get_credential(&old)
