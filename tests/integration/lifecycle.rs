@@ -686,3 +686,43 @@ async fn the_migration_overview_counts_states_and_names_the_cutover() {
     );
     let _ = (m.agent_secret, m.agent_id);
 }
+
+#[tokio::test]
+async fn a_counter_that_cannot_be_written_is_retried_from_its_earliest_record() {
+    let app = spawn_app().await;
+    ok(
+        &app,
+        "PUT",
+        "/v1/users/govind",
+        json!({"email": "govind@example.com"}),
+    )
+    .await;
+    let created = ok(
+        &app,
+        "POST",
+        "/v1/agents",
+        json!({"name": "bot", "ownerUserId": "govind"}),
+    )
+    .await;
+    let secret = created["credential"]["secret"].as_str().unwrap().to_owned();
+    let items = vec![
+        act(&app, &secret, now(), "f-1").await,
+        act(&app, &secret, now(), "f-2").await,
+    ];
+    let batch = stream_batch(&items, 41);
+    let first = batch.records[0].change.sequence_number.clone();
+    // The same batch against a table that cannot be written.
+    let broken = Aggregator::new(agentid::store::Store::new(
+        app.client.clone(),
+        "no-such-table",
+    ));
+    let (response, report) = broken.handle(batch).await;
+    assert_eq!(report.failed_counters, 1);
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, first);
+    // Lambda retries from there against the healthy table: counted once.
+    let healthy = Aggregator::new(app.store.clone());
+    let (response, report) = healthy.handle(stream_batch(&items, 41)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(report.counted, 2);
+}
