@@ -152,3 +152,24 @@ impl Aggregator {
         (response, report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_real_batch_parses_and_a_failed_counter_is_retried_from_its_record() {
+        let text = crate::api::test_support::fixture("usage-stream-batch");
+        let event: Event = serde_json::from_str(&text).unwrap();
+        let aggregator = Aggregator::new(crate::api::test_support::offline_store());
+        let (response, report) = aggregator.handle(event).await;
+        assert_eq!((report.events, report.ignored, report.malformed), (1, 1, 0));
+        assert_eq!(report.failed_counters, 1);
+        let failures: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failures, [Some("10000000000000000001".to_owned())]);
+    }
+}
