@@ -16,11 +16,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::authorizer::{context_of, Attribution};
-use super::{error_response, field, json_body, query_param, respond, ApiError, Caller};
+use super::{
+    error_response, field, json_body, page_request, query_param, respond, ApiError, Caller,
+};
 use crate::ids::{AgentId, EventId, RequestId, ServiceAccountId, UserId};
 use crate::model::{Actor, ActorType, AuditEvent, Outcome, MAX_DETAILS_BYTES};
 use crate::store::{
-    AuditQuery, EventSelector, PageRequest, PageToken, PutOutcome, Store, StoreError, MAX_BATCH,
+    AuditQuery, EventSelector, PageToken, PutOutcome, Store, StoreError, MAX_BATCH,
 };
 use crate::time::Timestamp;
 use crate::values::{Action, Resource};
@@ -412,23 +414,6 @@ fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
         _ => return Err(bad()),
     };
     Ok(now.minus(delta))
-}
-
-fn page_request(req: &Request) -> Result<PageRequest, ApiError> {
-    let limit = match query_param(req, "limit") {
-        Some(text) => text
-            .parse::<u16>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")
-            })?,
-        None => PageRequest::DEFAULT_LIMIT,
-    };
-    let next = query_param(req, "nextToken")
-        .map(|t| field("invalid_next_token", PageToken::parse(t)))
-        .transpose()?;
-    field("invalid_next_token", PageRequest::new(limit, next))
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::idempotency::{check_replay, IdempotencyKey};
 use super::views::{AgentView, CredentialView, OwnerView, ServiceAccountView, UserView};
-use super::{error_response, field, json_body, query_param, respond, ApiError, Caller};
+use super::{
+    error_response, field, json_body, page_request, query_param, respond, ApiError, Caller,
+};
 use crate::credential::{LegacySecret, Pepper, Token, TokenKind};
 use crate::ids::{AgentId, CredentialId, EventId, RequestId, ServiceAccountId, UserId};
 use crate::model::{
@@ -1318,23 +1320,6 @@ fn check_scopes(scopes: &ScopeSet, owner: &User) -> Result<(), ApiError> {
             excess.join(", ")
         ),
     ))
-}
-
-fn page_request(req: &Request) -> Result<PageRequest, ApiError> {
-    let limit = match query_param(req, "limit") {
-        Some(text) => text
-            .parse::<u16>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")
-            })?,
-        None => PageRequest::DEFAULT_LIMIT,
-    };
-    let next = query_param(req, "nextToken")
-        .map(|t| field("invalid_next_token", PageToken::parse(t)))
-        .transpose()?;
-    field("invalid_next_token", PageRequest::new(limit, next))
 }
 
 fn route_exists(segments: &[&str]) -> bool {

@@ -92,6 +92,25 @@ pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
         })
 }
 
+/// `limit` (1-100, default 50) and `nextToken` from the query string.
+pub(crate) fn page_request(req: &Request) -> Result<crate::store::PageRequest, ApiError> {
+    use crate::store::{PageRequest, PageToken};
+    let limit = match query_param(req, "limit") {
+        Some(text) => text
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")
+            })?,
+        None => PageRequest::DEFAULT_LIMIT,
+    };
+    let next = query_param(req, "nextToken")
+        .map(|t| field("invalid_next_token", PageToken::parse(t)))
+        .transpose()?;
+    field("invalid_next_token", PageRequest::new(limit, next))
+}
+
 /// Maps a parse result to a 400 with `code`.
 pub(crate) fn field<T, E: std::fmt::Display>(
     code: &'static str,
