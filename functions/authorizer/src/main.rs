@@ -9,10 +9,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let authorizer = Authorizer::new(
-        runtime::store_from_env().await?,
-        runtime::pepper_from_env()?,
-    );
+    let sdk = runtime::aws_config().await;
+    let authorizer = Authorizer::new(runtime::store(&sdk)?, runtime::pepper(&sdk).await?);
     let authorizer = &authorizer;
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {

@@ -7,10 +7,8 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let mint = Mint::new(
-        runtime::store_from_env().await?,
-        runtime::pepper_from_env()?,
-    );
+    let sdk = runtime::aws_config().await;
+    let mint = Mint::new(runtime::store(&sdk)?, runtime::pepper(&sdk).await?);
     let mint = &mint;
     run(service_fn(move |req| async move {
         Ok::<_, Error>(mint.handle(req).await)

@@ -146,3 +146,57 @@ pub(crate) mod test_support {
         Store::new(aws_sdk_dynamodb::Client::from_conf(config), "unused")
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use serde_yaml::Value;
+
+    /// `(method, path, authorizer)` of every HTTP API event in template.yaml.
+    fn template_routes() -> Vec<(String, String, String)> {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+                .expect("template.yaml");
+        let doc: Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+        let mut routes = Vec::new();
+        for resource in doc["Resources"].as_mapping().unwrap().values() {
+            let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+                continue;
+            };
+            for event in events.values() {
+                if event["Type"].as_str() != Some("HttpApi") {
+                    continue;
+                }
+                let p = &event["Properties"];
+                routes.push((
+                    p["Method"].as_str().unwrap().to_owned(),
+                    p["Path"].as_str().unwrap().to_owned(),
+                    p["Auth"]["Authorizer"]
+                        .as_str()
+                        .unwrap_or("HumanJwt")
+                        .to_owned(),
+                ));
+            }
+        }
+        routes.sort();
+        routes
+    }
+
+    #[test]
+    fn template_routes_are_exactly_the_handlers_routes_behind_the_right_authorizer() {
+        let mut expected: Vec<(String, String, String)> = super::mint::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned(), "HumanJwt".to_owned()))
+            .chain(super::audit::ROUTES.iter().map(|(m, p)| {
+                // Recording is for credentials; querying is for humans.
+                let auth = if *m == "POST" {
+                    "AgentCredential"
+                } else {
+                    "HumanJwt"
+                };
+                ((*m).to_owned(), (*p).to_owned(), auth.to_owned())
+            }))
+            .collect();
+        expected.sort();
+        assert_eq!(template_routes(), expected);
+    }
+}
