@@ -275,3 +275,53 @@ async fn concurrent_creates_racing_an_offboard_leave_no_active_agent() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_rotations_leave_at_most_two_active_credentials() {
+    let app = spawn_app().await;
+    let owner = app.user("govind", &["repo:read"]).await.user_id;
+    let (agent, _) = app.agent(&owner).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = app.store.clone();
+        let agent = agent.clone();
+        tasks.push(tokio::spawn(async move {
+            let (_, mut cred) = new_agent(&agent.owner_user_id, now());
+            cred.principal = Principal::Agent(agent.agent_id.clone());
+            cred.agent_id = Some(agent.agent_id.clone());
+            let grace = now().plus(chrono::Duration::hours(1));
+            store
+                .rotate_credential(&agent.agent_id, &cred, grace, now())
+                .await
+        }));
+    }
+    let mut rotated = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => rotated += 1,
+            Err(StoreError::ConditionFailed("too_many_credentials")) => {}
+            Err(other) => panic!("unexpected rotation error: {other:?}"),
+        }
+    }
+    assert_eq!(
+        rotated, 1,
+        "the first rotation fills the second slot; the rest are refused"
+    );
+    let stored = app.store.get_agent(&agent.agent_id).await.unwrap().unwrap();
+    assert_eq!(stored.active_credential_ids.len(), 2);
+    let creds = app
+        .store
+        .list_credentials_of(
+            &Principal::Agent(agent.agent_id.clone()),
+            &PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    let usable = creds.items.iter().filter(|c| c.is_usable_at(now())).count();
+    assert_eq!(usable, 2, "at most two credentials verify");
+    assert_eq!(
+        creds.items.len(),
+        2,
+        "a refused rotation stores no credential"
+    );
+}
