@@ -182,6 +182,31 @@ mod template_tests {
     }
 
     #[test]
+    fn openapi_documents_exactly_the_handlers_routes() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml"))
+                .expect("docs/openapi.yaml");
+        let doc: Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_mapping().unwrap() {
+            for method in ["get", "put", "post", "delete", "patch"] {
+                if item.get(method).is_some() {
+                    documented.push((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+                }
+            }
+        }
+        documented.sort();
+        let mut routes: Vec<(String, String)> = super::mint::ROUTES
+            .iter()
+            .chain(super::audit::ROUTES)
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        routes.sort();
+        assert_eq!(documented, routes);
+        assert_eq!(doc["openapi"].as_str(), Some("3.1.0"));
+    }
+
+    #[test]
     fn template_routes_are_exactly_the_handlers_routes_behind_the_right_authorizer() {
         let mut expected: Vec<(String, String, String)> = super::mint::ROUTES
             .iter()
