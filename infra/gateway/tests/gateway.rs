@@ -1,0 +1,310 @@
+//! The local gateway in front of the real handlers, against a real DynamoDB-compatible server:
+//! JWT validation, the Lambda authorizer on the audit routes, dispatch, the stream feeding usage,
+//! and the template's routes.
+
+use std::time::Duration;
+
+use agentid::api::audit::AuditApi;
+use agentid::api::authorizer::Authorizer;
+use agentid::api::mint::Mint;
+use agentid::sweep::{Sweep, SweepConfig};
+use agentid::usage::Aggregator;
+use agentid_integration::{spawn_app, test_pepper, TestApp};
+use agentid_local::jwt::{Claims, DevJwt, AUDIENCE, ISSUER};
+use agentid_local::Gateway;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::{json, Value};
+
+fn gateway(app: &TestApp) -> Gateway {
+    Gateway {
+        mint: Mint::new(app.store.clone(), test_pepper()),
+        audit: AuditApi::new(app.store.clone()),
+        authorizer: Authorizer::new(app.store.clone(), test_pepper()),
+        sweep: Sweep::new(app.store.clone(), SweepConfig::default()),
+        jwt: DevJwt::from_key(vec![7; 32]),
+    }
+}
+
+async fn call(
+    gw: &Gateway,
+    method: Method,
+    target: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Some(token) = bearer {
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+    }
+    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let response = gw.handle(&method, target, &headers, body).await;
+    let status = response.status().as_u16();
+    let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn tampered_or_missing_jwts_are_401_before_any_handler() {
+    let app = spawn_app().await;
+    let gw = gateway(&app);
+    let good = gw.jwt.issue("root", true, 60).unwrap();
+    let (status, _) = call(
+        &gw,
+        Method::PUT,
+        "/v1/users/govind",
+        Some(&good),
+        Some(json!({"email": "g@example.com"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let other_key = DevJwt::from_key(vec![1; 32])
+        .issue("root", true, 60)
+        .unwrap();
+    let payload = good.split('.').nth(1).unwrap();
+    let alg_none = format!(
+        "{}.{payload}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let now = chrono::Utc::now().timestamp() as u64;
+    let sign = |claims: &Claims| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(&[7; 32]).unwrap(),
+        )
+        .unwrap()
+    };
+    let expired = sign(&Claims {
+        sub: "root".into(),
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        exp: now - 5,
+        iat: now - 60,
+        groups: vec!["agentid-admins".into()],
+    });
+    let wrong_audience = sign(&Claims {
+        sub: "root".into(),
+        iss: ISSUER.into(),
+        aud: "elsewhere".into(),
+        exp: now + 60,
+        iat: now,
+        groups: vec![],
+    });
+    let before = app.dump().await;
+    for (name, token) in [
+        ("other key", Some(other_key.as_str())),
+        ("alg none", Some(alg_none.as_str())),
+        ("expired", Some(expired.as_str())),
+        ("wrong audience", Some(wrong_audience.as_str())),
+        ("none", None),
+    ] {
+        let (status, body) = call(
+            &gw,
+            Method::PUT,
+            "/v1/users/mallory",
+            token,
+            Some(json!({"email": "m@example.com"})),
+        )
+        .await;
+        assert_eq!(status, 401, "{name}: {body}");
+    }
+    assert_eq!(app.dump().await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn credentials_pass_the_authorizer_and_events_carry_its_attribution() {
+    let app = spawn_app().await;
+    let gw = gateway(&app);
+    let admin = gw.jwt.issue("root", true, 60).unwrap();
+    call(
+        &gw,
+        Method::PUT,
+        "/v1/users/govind",
+        Some(&admin),
+        Some(json!({"email": "g@example.com", "scopes": ["repo:read"]})),
+    )
+    .await;
+    let (status, created) = call(
+        &gw,
+        Method::POST,
+        "/v1/agents",
+        Some(&admin),
+        Some(json!({"name": "bot", "ownerUserId": "govind", "scopes": ["repo:read"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["credential"]["secret"].as_str().unwrap().to_owned();
+    let event = json!({"action": "deploy.start", "resource": "repo:acme/api", "outcome": "success", "requestId": "gw-1", "occurredAt": agentid::time::Timestamp::now().to_string()});
+    let (status, recorded) = call(
+        &gw,
+        Method::POST,
+        "/v1/audit-events",
+        Some(&secret),
+        Some(event.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{recorded}");
+    assert_eq!(recorded["event"]["accountablePrincipalId"], "govind");
+    // A JWT is not a credential, a forged token is denied, no token is 401.
+    let (status, _) = call(
+        &gw,
+        Method::POST,
+        "/v1/audit-events",
+        Some(&admin),
+        Some(event.clone()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &gw,
+        Method::POST,
+        "/v1/audit-events",
+        Some("agid_ag_forged"),
+        Some(event.clone()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(&gw, Method::POST, "/v1/audit-events", None, Some(event)).await;
+    assert_eq!(status, 401);
+    // Queries take a human's JWT, with query strings decoded as API Gateway does.
+    let govind = gw.jwt.issue("govind", false, 60).unwrap();
+    let (status, listed) = call(
+        &gw,
+        Method::GET,
+        "/v1/audit-events?accountablePrincipalId=govind&since=1d",
+        Some(&govind),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["items"][0]["requestId"], "gw-1");
+    let (status, _) = call(&gw, Method::GET, "/v1/nowhere", Some(&govind), None).await;
+    assert_eq!(status, 404);
+    // The sweep on demand, at a chosen time.
+    let (status, report) = call(
+        &gw,
+        Method::POST,
+        "/_local/sweep?at=2030-01-01T00:00:00Z&dryRun=true",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((status, report["dryRun"].as_bool()), (200, Some(true)));
+}
+
+#[tokio::test]
+async fn the_stream_feeds_usage() {
+    let app = spawn_app().await;
+    let gw = gateway(&app);
+    let admin = gw.jwt.issue("root", true, 60).unwrap();
+    call(
+        &gw,
+        Method::PUT,
+        "/v1/users/govind",
+        Some(&admin),
+        Some(json!({"email": "g@example.com"})),
+    )
+    .await;
+    let (_, created) = call(
+        &gw,
+        Method::POST,
+        "/v1/agents",
+        Some(&admin),
+        Some(json!({"name": "bot", "ownerUserId": "govind"})),
+    )
+    .await;
+    let secret = created["credential"]["secret"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        let event = json!({"action": "a", "resource": "r", "outcome": "success", "requestId": format!("s-{i}"), "occurredAt": agentid::time::Timestamp::now().to_string()});
+        let (status, _) = call(
+            &gw,
+            Method::POST,
+            "/v1/audit-events",
+            Some(&secret),
+            Some(event),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    let follower = tokio::spawn(agentid_local::stream::follow(
+        app.client.clone(),
+        streams,
+        app.store.table_name().to_owned(),
+        Aggregator::new(app.store.clone()),
+        Duration::from_millis(100),
+    ));
+    let credential = agentid::credential::Token::parse(&secret)
+        .unwrap()
+        .credential_id;
+    let subject = agentid::model::UsageSubject::Credential(credential);
+    let mut counted = 0;
+    for _ in 0..100 {
+        counted = app
+            .store
+            .recent_usage(&subject, agentid::time::Timestamp::now().day(), 1)
+            .await
+            .unwrap()
+            .first()
+            .map_or(0, |d| d.count);
+        if counted >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    follower.abort();
+    assert_eq!(counted, 3, "every event counted once from the stream");
+}
+
+#[test]
+fn the_gateway_serves_exactly_the_templates_routes() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+        .unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut template = Vec::new();
+    for resource in doc["Resources"].as_mapping().unwrap().values() {
+        if let Some(events) = resource["Properties"]["Events"].as_mapping() {
+            for event in events
+                .values()
+                .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+            {
+                let p = &event["Properties"];
+                let credential = p["Auth"]["Authorizer"].as_str() == Some("AgentCredential");
+                template.push((
+                    p["Method"].as_str().unwrap().to_owned(),
+                    p["Path"].as_str().unwrap().to_owned(),
+                    credential,
+                ));
+            }
+        }
+    }
+    template.sort();
+    let mut served: Vec<(String, String, bool)> = agentid_local::event::routes()
+        .into_iter()
+        .map(|(_, m, p, auth)| {
+            (
+                m.to_owned(),
+                p.to_owned(),
+                auth == agentid_local::event::Auth::Credential,
+            )
+        })
+        .collect();
+    served.sort();
+    assert_eq!(served, template);
+}
