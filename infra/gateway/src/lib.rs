@@ -8,12 +8,14 @@
 //!   handlers receive, with the authorizer's context in place.
 //! - [`stream`]: the table's DynamoDB stream fed to the usage aggregator, as the event source
 //!   mapping would.
+//! - [`demo`]: a demo organisation walked through the six steps over HTTP.
 //! - [`Gateway`]: routing, authorization and dispatch; also `POST /_local/token` (a dev JWT) and
 //!   `POST /_local/sweep?at=` (run the sweep at a chosen time).
 //!
 //! Routes come from the handlers' own route tables, which a test holds equal to
 //! `template.yaml`'s, so the local gateway and the deployed API cannot drift apart.
 
+pub mod demo;
 pub mod event;
 pub mod jwt;
 pub mod stream;

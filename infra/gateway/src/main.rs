@@ -42,6 +42,12 @@ struct Args {
     /// Where the dev JWT key and the local pepper live (generated on first run).
     #[arg(long, default_value = ".agentid-local")]
     state_dir: PathBuf,
+    /// Walk a demo organisation through the six steps once the system is up.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: stop everything when the demo ends (exit code 0 when it succeeded).
+    #[arg(long, requires = "demo")]
+    exit_after_demo: bool,
 }
 
 /// A local server this process started; stopped when dropped.
@@ -95,8 +101,15 @@ async fn handle(
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    agentid::runtime::init_tracing();
     let args = Args::parse();
+    // Logs to stderr, so stdout carries only the demo's narrative and outcome.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
 
     let mut started = None;
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
@@ -182,19 +195,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = axum::Router::new().fallback(handle).with_state(gateway);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     eprintln!(
-        "agentid-local: API at http://127.0.0.1:{port} (dev tokens: POST /_local/token {{\"sub\": \"you\", \"admin\": true}}; sweep: POST /_local/sweep?at=<RFC 3339>). Ctrl-C stops everything.",
-        port = listener.local_addr()?.port()
+        "agentid-local: API at {base} (dev tokens: POST /_local/token {{\"sub\": \"you\", \"admin\": true}}; sweep: POST /_local/sweep?at=<RFC 3339>). Ctrl-C stops everything."
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = stopped => {}
+                }
+            })
+            .await
+    });
+    let mut failed = false;
+    if args.demo {
+        match agentid_local::demo::run(&base).await {
+            Ok(outcome) => println!("demo outcome: {}", serde_json::to_string(&outcome)?),
+            Err(err) => {
+                eprintln!("agentid-local: {err}");
+                failed = true;
+            }
+        }
+        if args.exit_after_demo {
+            let _ = stop.send(());
+        }
+    }
+    server.await??;
     follower.abort();
     if let Some(sweeper) = sweeper {
         sweeper.abort();
     }
     drop(started);
+    if failed {
+        return Err("the demo failed".into());
+    }
     Ok(())
 }

@@ -308,3 +308,62 @@ fn the_gateway_serves_exactly_the_templates_routes() {
     served.sort();
     assert_eq!(served, template);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_walks_the_six_steps_to_the_expected_outcome() {
+    let app = spawn_app().await;
+    let gw = std::sync::Arc::new(gateway(&app));
+    let app_router = axum::Router::new()
+        .fallback(
+            |axum::extract::State(gw): axum::extract::State<std::sync::Arc<Gateway>>,
+             method: Method,
+             uri: http::Uri,
+             headers: HeaderMap,
+             body: Bytes| async move {
+                let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                gw.handle(&method, &target, &headers, body)
+                    .await
+                    .map(axum::body::Body::from)
+            },
+        )
+        .with_state(gw);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app_router).await });
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    let follower = tokio::spawn(agentid_local::stream::follow(
+        app.client.clone(),
+        streams,
+        app.store.table_name().to_owned(),
+        Aggregator::new(app.store.clone()),
+        Duration::from_millis(100),
+    ));
+
+    let outcome = agentid_local::demo::run(&base)
+        .await
+        .expect("the demo runs to the end");
+    follower.abort();
+    server.abort();
+    assert_eq!(outcome.migrated.len(), 3);
+    let mut migrated = outcome.migrated.clone();
+    migrated.sort();
+    assert_eq!(
+        outcome.revoked, migrated,
+        "day 8 revokes every quiet legacy credential"
+    );
+    assert_eq!(outcome.purged, migrated, "day 15 purges them");
+    assert!(outcome.org_owned_untouched);
+    assert!(outcome.integrations_gate_held);
+    assert!(outcome.legacy_denied_after_revocation);
+    assert_eq!(outcome.lead_events_this_week, 2);
+    assert_eq!(outcome.responsible_email, "govind@example.com");
+    assert_eq!(outcome.offboarded_agents, 1);
+}
