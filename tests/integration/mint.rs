@@ -1197,3 +1197,90 @@ async fn migration_status_shows_the_legacy_credentials_daily_use() {
     );
     assert_eq!(body["legacyCredential"]["lastUsedAt"], today.to_string());
 }
+
+#[tokio::test]
+async fn no_response_carries_a_hash_and_no_row_carries_a_secret() {
+    let app = spawn_app().await;
+    register(&app, "govind", &["repo:read"]).await;
+    let created = create_agent(&app, "govind", &["repo:read"]).await;
+    let agent = created["agent"]["agentId"].as_str().unwrap().to_owned();
+    let mut secrets = vec![created["credential"]["secret"].as_str().unwrap().to_owned()];
+    let (_, rotated) = app
+        .send(
+            "POST",
+            &format!("/v1/agents/{agent}/credentials"),
+            As::User("govind"),
+            Some(json!({"graceSeconds": 60})),
+        )
+        .await;
+    secrets.push(rotated["credential"]["secret"].as_str().unwrap().to_owned());
+    let legacy = "sk_legacy_hygiene_check_01";
+    inventory(&app, "sa-hygiene", "migrate", true, Some(legacy)).await;
+    app.send(
+        "PUT",
+        "/v1/service-accounts/sa-hygiene/owner",
+        ADMIN,
+        Some(json!({"ownerUserId": "govind"})),
+    )
+    .await;
+    let (_, migrated) = app
+        .send(
+            "POST",
+            "/v1/service-accounts/sa-hygiene/migrate",
+            ADMIN,
+            None,
+        )
+        .await;
+    secrets.push(
+        migrated["credential"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    secrets.push(legacy.to_owned());
+
+    let hashes: Vec<String> = app
+        .dump()
+        .await
+        .iter()
+        .filter_map(|item| item.get("secretHash").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
+    assert_eq!(hashes.len(), 4);
+    let mut responses = vec![
+        created.to_string(),
+        rotated.to_string(),
+        migrated.to_string(),
+    ];
+    for (method, path) in [
+        ("GET", format!("/v1/agents/{agent}")),
+        ("GET", "/v1/agents?ownerUserId=govind".to_owned()),
+        ("GET", format!("/v1/agents/{agent}/accountable")),
+        (
+            "GET",
+            "/v1/service-accounts/sa-hygiene/migration".to_owned(),
+        ),
+        ("GET", "/v1/migration".to_owned()),
+        ("PUT", "/v1/service-accounts/sa-hygiene".to_owned()),
+    ] {
+        let body = (method == "PUT").then(
+            || json!({"name": "sa-hygiene", "kind": "migrate", "integrationsReviewed": true}),
+        );
+        let (_, response) = app.send(method, &path, ADMIN, body).await;
+        responses.push(response.to_string());
+    }
+    for response in &responses {
+        assert!(!response.contains("secretHash"), "{response}");
+        for hash in &hashes {
+            assert!(
+                !response.contains(hash.as_str()),
+                "a hash leaked into {response}"
+            );
+        }
+    }
+    let table = format!("{:?}", app.dump().await);
+    for secret in &secrets {
+        // Any 24 characters of a secret would be a leak.
+        let probe = &secret[secret.len() - 24..];
+        assert!(!table.contains(probe), "a secret is stored in the table");
+    }
+}
