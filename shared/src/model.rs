@@ -532,6 +532,11 @@ pub enum Outcome {
 /// Largest `details` object accepted on an event, in bytes of JSON.
 pub const MAX_DETAILS_BYTES: usize = 4096;
 
+/// Whether an event's `details` fit in [`MAX_DETAILS_BYTES`] of JSON.
+pub fn details_fit(details: &serde_json::Value) -> bool {
+    serde_json::to_vec(details).is_ok_and(|bytes| bytes.len() <= MAX_DETAILS_BYTES)
+}
+
 /// One audited action, with its attribution stamped at write time and never rewritten.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

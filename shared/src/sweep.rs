@@ -70,6 +70,18 @@ impl SweepConfig {
         Timestamp::start_of_day(day)
     }
 
+    /// Since when a legacy credential has been quiet: its last use or the migration, whichever
+    /// is later (a use before the migration does not count against the new agent's window).
+    pub fn quiet_since(
+        last_used_at: Option<Timestamp>,
+        migrated_at: Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        match (last_used_at, migrated_at) {
+            (Some(used), Some(migrated)) => Some(used.max(migrated)),
+            (used, migrated) => used.or(migrated),
+        }
+    }
+
     /// When an account revoked at `revoked_at` is purged.
     pub fn purge_at(&self, revoked_at: Timestamp) -> Timestamp {
         revoked_at.plus(Duration::days(i64::from(self.buffer_days)))
@@ -253,12 +265,8 @@ impl Sweep {
                 }
                 None => None,
             };
-            let quiet_since = match (last_used_at, sa.migrated_at) {
-                (Some(used), Some(migrated)) => used.max(migrated),
-                (Some(used), None) => used,
-                (None, Some(migrated)) => migrated,
-                (None, None) => sa.updated_at,
-            };
+            let quiet_since =
+                SweepConfig::quiet_since(last_used_at, sa.migrated_at).unwrap_or(sa.updated_at);
             let eligible_at = self.config.revoke_eligible_at(quiet_since);
             if now < eligible_at {
                 report.not_yet_quiet.push(NotYetQuiet {

@@ -28,6 +28,26 @@ fn gateway(app: &TestApp) -> Gateway {
     }
 }
 
+/// The table's stream feeding the usage aggregator, polled every 100 ms, as the gateway runs it.
+async fn follow_stream(app: &TestApp) -> tokio::task::JoinHandle<()> {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    tokio::spawn(agentid_local::stream::follow(
+        app.client.clone(),
+        streams,
+        app.store.table_name().to_owned(),
+        Aggregator::new(app.store.clone()),
+        Duration::from_millis(100),
+    ))
+}
+
 async fn call(
     gw: &Gateway,
     method: Method,
@@ -234,22 +254,7 @@ async fn the_stream_feeds_usage() {
         .await;
         assert_eq!(status, 201);
     }
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-        aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
-            .endpoint_url(endpoint)
-            .build(),
-    );
-    let follower = tokio::spawn(agentid_local::stream::follow(
-        app.client.clone(),
-        streams,
-        app.store.table_name().to_owned(),
-        Aggregator::new(app.store.clone()),
-        Duration::from_millis(100),
-    ));
+    let follower = follow_stream(&app).await;
     let credential = agentid::credential::Token::parse(&secret)
         .unwrap()
         .credential_id;
@@ -330,22 +335,7 @@ async fn the_demo_walks_the_six_steps_to_the_expected_outcome() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app_router).await });
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-        aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
-            .endpoint_url(endpoint)
-            .build(),
-    );
-    let follower = tokio::spawn(agentid_local::stream::follow(
-        app.client.clone(),
-        streams,
-        app.store.table_name().to_owned(),
-        Aggregator::new(app.store.clone()),
-        Duration::from_millis(100),
-    ));
+    let follower = follow_stream(&app).await;
 
     let outcome = agentid_local::demo::run(&base)
         .await

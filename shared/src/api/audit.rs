@@ -20,7 +20,7 @@ use super::{
     error_response, field, json_body, page_request, query_param, respond, ApiError, Caller,
 };
 use crate::ids::{AgentId, EventId, RequestId, ServiceAccountId, UserId};
-use crate::model::{Actor, ActorType, AuditEvent, Outcome, MAX_DETAILS_BYTES};
+use crate::model::{details_fit, Actor, ActorType, AuditEvent, Outcome, MAX_DETAILS_BYTES};
 use crate::store::{
     AuditQuery, EventSelector, PageToken, PutOutcome, Store, StoreError, MAX_BATCH,
 };
@@ -372,7 +372,7 @@ fn build_event(
                 "details must be a JSON object",
             ));
         }
-        if details.to_string().len() > MAX_DETAILS_BYTES {
+        if !details_fit(details) {
             return Err(ApiError::bad_request(
                 "details_too_large",
                 format!("details must be at most {MAX_DETAILS_BYTES} bytes"),

@@ -1126,10 +1126,7 @@ impl Mint {
                     json!({"day": day_key(day), "count": count})
                 })
                 .collect();
-            let quiet_since = match (last_used_at, sa.migrated_at) {
-                (Some(used), Some(migrated)) => Some(used.max(migrated)),
-                (used, migrated) => used.or(migrated),
-            };
+            let quiet_since = SweepConfig::quiet_since(last_used_at, sa.migrated_at);
             if matches!(
                 sa.migration_state,
                 MigrationState::DualWriting | MigrationState::AwaitingQuiet

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use super::{key_map, page::key_from_plain, PageToken};
 use crate::ids::{ServiceAccountId, UserId};
 use crate::keys::{self, attr, index, item_type, Key};
-use crate::model::{Actor, AuditEvent, MAX_DETAILS_BYTES};
+use crate::model::{details_fit, Actor, AuditEvent, MAX_DETAILS_BYTES};
 use crate::time::Timestamp;
 
 /// Whether an event write stored something new.
@@ -99,15 +99,10 @@ fn event_item(event: &AuditEvent) -> Result<Item, StoreError> {
 }
 
 fn check_event(event: &AuditEvent) -> Result<(), StoreError> {
-    if let Some(details) = &event.details {
-        let size = serde_json::to_vec(details)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if size > MAX_DETAILS_BYTES {
-            return Err(StoreError::Validation(format!(
-                "details must be at most {MAX_DETAILS_BYTES} bytes of JSON"
-            )));
-        }
+    if event.details.as_ref().is_some_and(|d| !details_fit(d)) {
+        return Err(StoreError::Validation(format!(
+            "details must be at most {MAX_DETAILS_BYTES} bytes of JSON"
+        )));
     }
     Ok(())
 }
