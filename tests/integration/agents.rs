@@ -325,3 +325,29 @@ async fn twenty_concurrent_rotations_leave_at_most_two_active_credentials() {
         "a refused rotation stores no credential"
     );
 }
+
+#[tokio::test]
+async fn a_rotation_applied_twice_is_recognised_not_refused() {
+    // A retry of a rotation whose answer was lost finds its own credential in place: the API
+    // turns that into a replay rather than "too many credentials".
+    let app = spawn_app().await;
+    let owner = app.user("govind", &["repo:read"]).await.user_id;
+    let (agent, _) = app.agent(&owner).await;
+    let (_, mut cred) = new_agent(&owner, now());
+    cred.principal = Principal::Agent(agent.agent_id.clone());
+    cred.agent_id = Some(agent.agent_id.clone());
+    let grace = now().plus(chrono::Duration::hours(1));
+    app.store
+        .rotate_credential(&agent.agent_id, &cred, grace, now())
+        .await
+        .unwrap();
+    let again = app
+        .store
+        .rotate_credential(&agent.agent_id, &cred, grace, now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, StoreError::ConditionFailed("credential_exists")),
+        "{again:?}"
+    );
+}

@@ -7,6 +7,7 @@ mod audit_api;
 mod authorization;
 mod credentials;
 mod fail_closed;
+mod faults;
 mod lifecycle;
 mod mint;
 mod requests;

@@ -6,6 +6,8 @@
 //! server and sets the endpoint. Without an endpoint the harness refuses to run rather than
 //! reach a real AWS account.
 
+pub mod faults;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,10 +19,12 @@ use agentid::ids::{AgentId, CredentialId, UserId};
 use agentid::model::{
     Agent, AgentStatus, Credential, CredentialStatus, Principal, SecretHash, User,
 };
-use agentid::store::{client_config, Store};
+use agentid::store::{client_config, Store, SDK_MAX_ATTEMPTS};
 use agentid::table::create_table;
 use agentid::time::Timestamp;
 use agentid::values::{Email, Name, ScopeSet};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -28,8 +32,10 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use faults::{FaultMix, FaultProxy};
 use lambda_http::Request;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// Records the DynamoDB operation of every request attempt sent.
 #[derive(Debug, Clone, Default)]
@@ -227,7 +233,8 @@ pub fn stream_batch(
 pub struct TestApp {
     /// The store under test.
     pub store: Store,
-    /// The raw client (the same configuration, with the counter attached).
+    /// The raw client (the same configuration, with the counter attached; always direct to
+    /// the server).
     pub client: Client,
     /// Requests sent through `client`.
     pub requests: RequestCounter,
@@ -277,6 +284,42 @@ pub async fn spawn_app_with(
         requests,
         server: std::env::var("AGENTID_LOCAL_SERVER").unwrap_or_else(|_| "unknown".into()),
     }
+}
+
+/// Like [`spawn_app`], with the store (and the APIs over it) reaching the server through a
+/// [`FaultProxy`] drawing from `mix` with `seed`; [`TestApp::client`], which creates the table
+/// and dumps it, stays direct. Faults start off. The production retry policy is kept, with
+/// shorter backoff and a 300 ms attempt timeout so a delayed request times out while the
+/// server may still apply it.
+pub async fn spawn_app_behind_faults(mix: FaultMix, seed: u64) -> (TestApp, FaultProxy) {
+    let mut app = spawn_app().await;
+    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("checked by spawn_app");
+    let proxy = FaultProxy::start(&upstream, mix, seed).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let config = client_config(&sdk)
+        .endpoint_url(proxy.endpoint.clone())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(SDK_MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(5))
+                .with_max_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(300))
+                .operation_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .interceptor(app.requests.clone())
+        .build();
+    let store = Store::new(Client::from_conf(config), app.store.table_name());
+    app.mint = Mint::new(store.clone(), test_pepper());
+    app.audit = AuditApi::new(store.clone());
+    app.authorizer = Authorizer::new(store.clone(), test_pepper());
+    app.store = store;
+    (app, proxy)
 }
 
 impl TestApp {

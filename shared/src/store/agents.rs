@@ -396,6 +396,14 @@ impl Store {
         }
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let stored = self.active_agent(agent_id).await?;
+            if stored
+                .agent
+                .active_credential_ids
+                .contains(&new.credential_id)
+            {
+                // An earlier attempt of this rotation was applied and its answer lost.
+                return Err(StoreError::ConditionFailed("credential_exists"));
+            }
             let mut usable = Vec::new();
             let mut lapsed = Vec::new();
             for id in &stored.agent.active_credential_ids {
