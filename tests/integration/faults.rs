@@ -405,3 +405,55 @@ async fn usage_counts_stay_exact_through_faults() {
         &format!("{deliveries} deliveries"),
     );
 }
+
+#[tokio::test]
+async fn a_create_or_rotation_whose_answer_was_lost_still_hands_out_its_secret() {
+    let (app, proxy) = spawn_app_behind_faults(mix(), 0x5eed_0004).await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            "/v1/users/govind",
+            ADMIN,
+            Some(json!({"email": "govind@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // No Idempotency-Key: only the SDK's own retry can recover this.
+    proxy.lose_next_answer_to("TransactWriteItems");
+    let (status, created) = app
+        .send(
+            "POST",
+            "/v1/agents",
+            As::User("govind"),
+            Some(json!({"name": "bot"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(proxy.injected().get("drop_after"), Some(&1));
+    let first = created["credential"]["secret"].as_str().unwrap();
+    app.verify(first).await;
+    let agent = created["agent"]["agentId"].as_str().unwrap();
+
+    proxy.lose_next_answer_to("TransactWriteItems");
+    let (status, rotated) = app
+        .send(
+            "POST",
+            &format!("/v1/agents/{agent}/credentials"),
+            As::User("govind"),
+            Some(json!({"graceSeconds": 600})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    assert_eq!(proxy.injected().get("drop_after"), Some(&2));
+    assert_eq!(
+        rotated["expiring"],
+        json!([created["credential"]["credentialId"]])
+    );
+    app.verify(rotated["credential"]["secret"].as_str().unwrap())
+        .await;
+
+    let items = app.dump().await;
+    assert_eq!(of_type(&items, "agent").len(), 1, "one agent");
+    assert_eq!(of_type(&items, "credential").len(), 2, "two credentials");
+}

@@ -10,6 +10,7 @@ mod fail_closed;
 mod faults;
 mod lifecycle;
 mod mint;
+mod races;
 mod requests;
 mod service_accounts;
 mod usage;

@@ -152,6 +152,7 @@ struct State {
     seed: u64,
     enabled: AtomicBool,
     sequence: AtomicU64,
+    lose_answers_to: Mutex<Vec<String>>,
     injected: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -170,6 +171,7 @@ impl FaultProxy {
             seed,
             enabled: AtomicBool::new(false),
             sequence: AtomicU64::new(0),
+            lose_answers_to: Mutex::default(),
             injected: Mutex::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -202,6 +204,17 @@ impl FaultProxy {
     /// Switches fault injection on or off.
     pub fn inject(&self, on: bool) {
         self.state.enabled.store(on, Ordering::SeqCst);
+    }
+
+    /// Applies the next request of `operation` (e.g. `TransactWriteItems`) and loses its
+    /// answer, once, whether or not random faults are on: the SDK's retry then meets its own
+    /// applied write.
+    pub fn lose_next_answer_to(&self, operation: &str) {
+        self.state
+            .lose_answers_to
+            .lock()
+            .expect("one-shot faults")
+            .push(operation.to_owned());
     }
 
     /// How many of each fault were injected, by [`Fault::name`].
@@ -238,12 +251,18 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 impl State {
-    fn next_fault(&self) -> Fault {
-        if !self.enabled.load(Ordering::SeqCst) {
+    fn next_fault(&self, operation: &str) -> Fault {
+        let mut one_shots = self.lose_answers_to.lock().expect("one-shot faults");
+        let fault = if let Some(i) = one_shots.iter().position(|o| o == operation) {
+            one_shots.remove(i);
+            Fault::DropAfter
+        } else if self.enabled.load(Ordering::SeqCst) {
+            let n = self.sequence.fetch_add(1, Ordering::SeqCst);
+            self.mix.draw(splitmix64(self.seed ^ n))
+        } else {
             return Fault::None;
-        }
-        let n = self.sequence.fetch_add(1, Ordering::SeqCst);
-        let fault = self.mix.draw(splitmix64(self.seed ^ n));
+        };
+        drop(one_shots);
         *self
             .injected
             .lock()
@@ -257,7 +276,15 @@ impl State {
         &self,
         req: hyper::Request<Incoming>,
     ) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
-        let fault = self.next_fault();
+        // DynamoDB's JSON protocol names the operation in X-Amz-Target: "DynamoDB_20120810.PutItem".
+        let operation = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or_default()
+            .to_owned();
+        let fault = self.next_fault(&operation);
         let (parts, body) = req.into_parts();
         let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
         match fault {

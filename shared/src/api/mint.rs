@@ -23,7 +23,7 @@ use crate::model::{
     MigrationState, Outcome, OwnerMapEntry, Principal, RevocationReason, ServiceAccount,
     ServiceAccountKind, ServiceAccountStatus, UsageSubject, User, UserStatus,
 };
-use crate::store::{Expect, PageRequest, PageToken, Store, StoreError};
+use crate::store::{Expect, PageRequest, PageToken, Rotation, Store, StoreError};
 use crate::sweep::SweepConfig;
 use crate::time::{day_key, Timestamp};
 use crate::values::{Action, Email, Name, Note, Resource, ScopeSet};
@@ -290,17 +290,21 @@ impl Mint {
         let cred = self.agent_credential(&agent, &token, now, fingerprint.clone());
         match self.store.create_agent(&agent, &cred).await {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed("agent_exists" | "credential_exists"))
-                if key.is_some() =>
-            {
-                let existing = self
-                    .store
-                    .get_agent(&agent_id)
-                    .await?
-                    .ok_or(ApiError::Internal)?;
-                return self
-                    .replay_create(caller, existing, fingerprint.as_deref())
-                    .await;
+            Err(StoreError::ConditionFailed(reason @ ("agent_exists" | "credential_exists"))) => {
+                let existing = self.store.get_agent(&agent_id).await?;
+                match existing {
+                    // An SDK retry of this very write, whose first answer was lost: the
+                    // agent is ours and its secret is still in hand.
+                    Some(stored)
+                        if stored.credential_id == agent.credential_id
+                            && stored.created_at == agent.created_at => {}
+                    Some(stored) if key.is_some() => {
+                        return self
+                            .replay_create(caller, stored, fingerprint.as_deref())
+                            .await;
+                    }
+                    _ => return Err(StoreError::ConditionFailed(reason).into()),
+                }
             }
             Err(StoreError::ConditionFailed("owner_not_active")) => return Err(owner_not_active()),
             Err(other) => return Err(other.into()),
@@ -462,9 +466,29 @@ impl Mint {
                     "the agent already has two active credentials; revoke one or wait for its grace period to end",
                 ))
             }
-            Err(StoreError::ConditionFailed("credential_exists")) if key.is_some() => {
-                let existing = self.store.get_credential(&cred.credential_id).await?.ok_or(ApiError::Internal)?;
-                return self.replay_rotate(caller, &agent, existing, fingerprint.as_deref()).await;
+            Err(StoreError::ConditionFailed("credential_exists")) => {
+                let existing = self
+                    .store
+                    .get_credential(&cred.credential_id)
+                    .await?
+                    .ok_or(ApiError::Internal)?;
+                if existing.created_at != cred.created_at || existing.principal != cred.principal {
+                    return self
+                        .replay_rotate(caller, &agent, existing, fingerprint.as_deref())
+                        .await;
+                }
+                // An SDK retry of this very rotation, whose first answer was lost.
+                let stored = self.existing_agent(&agent.agent_id).await?;
+                Rotation {
+                    expiring: stored
+                        .active_credential_ids
+                        .iter()
+                        .filter(|c| **c != cred.credential_id)
+                        .cloned()
+                        .collect(),
+                    agent: stored,
+                    credential: cred.clone(),
+                }
             }
             Err(StoreError::ConditionFailed("agent_not_active")) => {
                 return Err(ApiError::conflict("agent_not_active", "the agent is revoked"))
