@@ -523,6 +523,21 @@ mod tests {
         }
 
         #[test]
+        fn arbitrary_text_never_panics_the_parsers(
+            text in prop_oneof![
+                any::<String>(),
+                "agid_(ag|sa)_.{0,80}",
+                "agid_ag_[A-Za-z0-9_-]{64}_.{0,8}",
+                prop::collection::vec(any::<char>(), 70..80).prop_map(|c| c.into_iter().collect()),
+            ]
+        ) {
+            // Whatever arrives in an Authorization header: an answer, never a panic.
+            let _ = Token::parse(&text);
+            let _ = LegacySecret::parse(&text);
+            let _ = classify(&text);
+        }
+
+        #[test]
         fn any_single_character_change_is_rejected(position in 0usize..TOKEN_LEN, replacement in "[A-Za-z0-9_-]") {
             let text = Token::generate(TokenKind::Agent).unwrap().reveal().expose().to_owned();
             let replacement = replacement.as_bytes()[0];

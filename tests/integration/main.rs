@@ -8,6 +8,7 @@ mod authorization;
 mod credentials;
 mod fail_closed;
 mod faults;
+mod hostile;
 mod lifecycle;
 mod mint;
 mod races;

@@ -402,7 +402,8 @@ fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
         return Ok(at);
     }
     let bad = || format!("{text:?} is neither RFC 3339 nor a relative time such as 7d, 24h or 30m");
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let unit_at = text.char_indices().next_back().map_or(0, |(i, _)| i);
+    let (number, unit) = text.split_at(unit_at);
     let n: i64 = number.parse().map_err(|_| bad())?;
     if !(0..=3650 * 24 * 60).contains(&n) {
         return Err(bad());
@@ -627,7 +628,17 @@ mod tests {
                 .to_string(),
             "2026-04-30T22:00:00.000Z"
         );
-        for bad in ["", "d", "7w", "-1d", "yesterday", "99999999d"] {
+        for bad in [
+            "",
+            "d",
+            "7w",
+            "-1d",
+            "yesterday",
+            "99999999d",
+            "7¥",
+            "¥",
+            "{¥",
+        ] {
             assert!(parse_time(bad, now).is_err(), "{bad}");
         }
     }
