@@ -7,6 +7,7 @@
 //! reach a real AWS account.
 
 pub mod faults;
+pub mod hygiene;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -263,6 +264,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(
     adjust: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
 ) -> TestApp {
+    hygiene::init();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
@@ -325,7 +327,13 @@ pub async fn spawn_app_behind_faults(mix: FaultMix, seed: u64) -> (TestApp, Faul
 impl TestApp {
     /// Sends a request to the management API; returns the status and the JSON body.
     pub async fn call(&self, req: Request) -> (u16, Value) {
+        let sent = hygiene::body_bytes(req.body()).to_vec();
         let response = self.mint.handle(req).await;
+        hygiene::record(
+            &sent,
+            response.status().as_u16(),
+            hygiene::body_bytes(response.body()),
+        );
         let status = response.status().as_u16();
         let body = match response.body() {
             lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
@@ -337,7 +345,13 @@ impl TestApp {
 
     /// Sends a request to the audit API; returns the status and the JSON body.
     pub async fn call_audit(&self, req: Request) -> (u16, Value) {
+        let sent = hygiene::body_bytes(req.body()).to_vec();
         let response = self.audit.handle(req).await;
+        hygiene::record(
+            &sent,
+            response.status().as_u16(),
+            hygiene::body_bytes(response.body()),
+        );
         let status = response.status().as_u16();
         let body = match response.body() {
             lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),

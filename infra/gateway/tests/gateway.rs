@@ -9,7 +9,7 @@ use agentid::api::authorizer::Authorizer;
 use agentid::api::mint::Mint;
 use agentid::sweep::{Sweep, SweepConfig};
 use agentid::usage::Aggregator;
-use agentid_integration::{spawn_app, test_pepper, TestApp};
+use agentid_integration::{hygiene, spawn_app, test_pepper, TestApp};
 use agentid_local::jwt::{Claims, DevJwt, AUDIENCE, ISSUER};
 use agentid_local::Gateway;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -64,7 +64,9 @@ async fn call(
         );
     }
     let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let sent = body.clone();
     let response = gw.handle(&method, target, &headers, body).await;
+    hygiene::record(&sent, response.status().as_u16(), response.body());
     let status = response.status().as_u16();
     let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
     (status, json)
@@ -326,9 +328,10 @@ async fn the_demo_walks_the_six_steps_to_the_expected_outcome() {
              headers: HeaderMap,
              body: Bytes| async move {
                 let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-                gw.handle(&method, &target, &headers, body)
-                    .await
-                    .map(axum::body::Body::from)
+                let sent = body.clone();
+                let response = gw.handle(&method, &target, &headers, body).await;
+                hygiene::record(&sent, response.status().as_u16(), response.body());
+                response.map(axum::body::Body::from)
             },
         )
         .with_state(gw);
