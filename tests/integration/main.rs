@@ -4,7 +4,6 @@
 mod agents;
 mod audit;
 mod audit_api;
-mod authorization;
 mod credentials;
 mod fail_closed;
 mod faults;

@@ -360,3 +360,250 @@ async fn the_demo_walks_the_six_steps_to_the_expected_outcome() {
     assert_eq!(outcome.responsible_email, "govind@example.com");
     assert_eq!(outcome.offboarded_agents, 1);
 }
+
+/// Who calls, in the matrix's column order.
+const CALLERS: [&str; 5] = ["owner", "other", "admin", "agent", "none"];
+
+#[tokio::test]
+async fn every_route_for_owner_other_user_admin_agent_credential_and_nobody() {
+    let app = spawn_app().await;
+    let gw = gateway(&app);
+    let admin = gw.jwt.issue("root", true, 600).unwrap();
+    let ok = |method: Method, path: String, body: Value| {
+        let (gw, admin) = (&gw, &admin);
+        async move {
+            let (status, response) = call(gw, method.clone(), &path, Some(admin), Some(body)).await;
+            assert!((200..300).contains(&status), "{method} {path}: {response}");
+            response
+        }
+    };
+    for user in ["govind", "priya"] {
+        ok(
+            Method::PUT,
+            format!("/v1/users/{user}"),
+            json!({"email": format!("{user}@example.com"), "scopes": ["repo:read"]}),
+        )
+        .await;
+    }
+    let agent_of_govind = || async {
+        let created = ok(
+            Method::POST,
+            "/v1/agents".into(),
+            json!({"name": "bot", "ownerUserId": "govind", "scopes": ["repo:read"]}),
+        )
+        .await;
+        let field = |v: &Value| v.as_str().unwrap().to_owned();
+        (
+            field(&created["agent"]["agentId"]),
+            field(&created["credential"]["credentialId"]),
+            field(&created["credential"]["secret"]),
+        )
+    };
+    let (_, _, agent_secret) = agent_of_govind().await;
+    let tokens = [
+        Some(gw.jwt.issue("govind", false, 600).unwrap()),
+        Some(gw.jwt.issue("priya", false, 600).unwrap()),
+        Some(admin.clone()),
+        Some(agent_secret),
+        None,
+    ];
+
+    let mut cells = 0;
+    for (i, who) in CALLERS.iter().enumerate() {
+        let off = format!("off-{i}");
+        ok(
+            Method::PUT,
+            format!("/v1/users/{off}"),
+            json!({"email": "off@example.com"}),
+        )
+        .await;
+        let (agent, _, _) = agent_of_govind().await;
+        let (to_transfer, _, _) = agent_of_govind().await;
+        let (to_revoke, _, _) = agent_of_govind().await;
+        let (_, cred, _) = agent_of_govind().await;
+        for (id, owner, migrate) in [
+            (format!("own-{i}"), false, false),
+            (format!("mig-{i}"), true, false),
+            (format!("rb-{i}"), true, true),
+            (format!("st-{i}"), true, false),
+        ] {
+            ok(Method::PUT, format!("/v1/service-accounts/{id}"), json!({"name": id, "kind": "migrate", "integrationsReviewed": true, "scopes": ["repo:read"]})).await;
+            if owner {
+                ok(
+                    Method::PUT,
+                    format!("/v1/service-accounts/{id}/owner"),
+                    json!({"ownerUserId": "govind"}),
+                )
+                .await;
+            }
+            if migrate {
+                ok(
+                    Method::POST,
+                    format!("/v1/service-accounts/{id}/migrate"),
+                    json!({}),
+                )
+                .await;
+            }
+        }
+        let event = json!({"action": "deploy.start", "resource": "repo:acme/api", "outcome": "success",
+            "requestId": format!("matrix-{i}"), "occurredAt": agentid::time::Timestamp::now().to_string()});
+
+        let mut batch_event = event.clone();
+        batch_event["requestId"] = format!("matrix-batch-{i}").into();
+
+        // Management routes sit behind the JWT authorizer: a credential is not a JWT (401).
+        // Recording takes a credential through the Lambda authorizer: a JWT is denied (403).
+        // (method, path, body, expected status for owner, other, admin, agent, none)
+        let matrix: Vec<(Method, String, Value, [u16; 5])> = vec![
+            (
+                Method::PUT,
+                format!("/v1/users/{off}"),
+                json!({"email": "x@example.com"}),
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::POST,
+                format!("/v1/users/{off}/offboard"),
+                json!({}),
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::POST,
+                "/v1/agents".into(),
+                json!({"name": "n", "ownerUserId": "govind"}),
+                [201, 403, 201, 401, 401],
+            ),
+            (
+                Method::GET,
+                "/v1/agents?ownerUserId=govind".into(),
+                Value::Null,
+                [200, 403, 200, 401, 401],
+            ),
+            (
+                Method::GET,
+                format!("/v1/agents/{agent}"),
+                Value::Null,
+                [200, 403, 200, 401, 401],
+            ),
+            (
+                Method::DELETE,
+                format!("/v1/agents/{to_revoke}"),
+                Value::Null,
+                [200, 403, 200, 401, 401],
+            ),
+            (
+                Method::GET,
+                format!("/v1/agents/{agent}/accountable"),
+                Value::Null,
+                [200, 403, 200, 401, 401],
+            ),
+            (
+                Method::POST,
+                format!("/v1/agents/{agent}/credentials"),
+                json!({"graceSeconds": 0}),
+                [201, 403, 201, 401, 401],
+            ),
+            (
+                Method::POST,
+                format!("/v1/agents/{to_transfer}/transfer"),
+                json!({"newOwnerUserId": "priya"}),
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::DELETE,
+                format!("/v1/credentials/{cred}"),
+                Value::Null,
+                [200, 403, 200, 401, 401],
+            ),
+            (
+                Method::PUT,
+                format!("/v1/service-accounts/put-{i}"),
+                json!({"name": "n", "kind": "migrate"}),
+                [403, 403, 201, 401, 401],
+            ),
+            (
+                Method::PUT,
+                format!("/v1/service-accounts/own-{i}/owner"),
+                json!({"ownerUserId": "govind"}),
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::POST,
+                format!("/v1/service-accounts/mig-{i}/migrate"),
+                json!({}),
+                [403, 403, 201, 401, 401],
+            ),
+            (
+                Method::POST,
+                format!("/v1/service-accounts/rb-{i}/rollback"),
+                Value::Null,
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::GET,
+                format!("/v1/service-accounts/st-{i}/migration"),
+                Value::Null,
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::GET,
+                "/v1/migration".into(),
+                Value::Null,
+                [403, 403, 200, 401, 401],
+            ),
+            (
+                Method::POST,
+                "/v1/audit-events".into(),
+                event.clone(),
+                [403, 403, 403, 201, 401],
+            ),
+            (
+                Method::POST,
+                "/v1/audit-events/batch".into(),
+                json!({"events": [batch_event]}),
+                [403, 403, 403, 201, 401],
+            ),
+            (
+                Method::GET,
+                "/v1/audit-events?accountablePrincipalId=govind".into(),
+                Value::Null,
+                [200, 403, 200, 401, 401],
+            ),
+        ];
+        assert_eq!(
+            matrix.len(),
+            agentid::api::mint::ROUTES.len() + agentid::api::audit::ROUTES.len(),
+            "every route is in the matrix"
+        );
+        for (method, path, body, expected) in matrix {
+            let want = expected[i];
+            let before = (want >= 400).then_some(app.dump().await);
+            let body = (!body.is_null()).then_some(body);
+            let (status, response) =
+                call(&gw, method.clone(), &path, tokens[i].as_deref(), body).await;
+            assert_eq!(status, want, "{who}: {method} {path}: {response}");
+            if let Some(before) = before {
+                assert_eq!(
+                    app.dump().await,
+                    before,
+                    "{who}: refused {method} {path} wrote something"
+                );
+                // The gateway refuses with API Gateway's own body; a handler with its code.
+                let refusal = response["error"]["code"]
+                    .as_str()
+                    .or(response["message"].as_str())
+                    .unwrap_or_default();
+                let allowed: &[&str] = match want {
+                    401 => &["Unauthorized", "unauthenticated"],
+                    _ => &["Forbidden", "forbidden"],
+                };
+                assert!(
+                    allowed.contains(&refusal),
+                    "{who}: {method} {path}: {response}"
+                );
+            }
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, 19 * 5);
+}
