@@ -29,13 +29,15 @@ python3 infra/localddb.py ensure
 cargo nextest run --workspace --no-run
 
 for server in ${AGENTID_SERVERS:-ministack moto}; do
-  echo "== test suite against ${server}, then the secret scan of its tables and logs"
+  echo "== test suite against ${server}, the secret scan of its tables and logs, the API against docs/openapi.yaml"
   # The harness records every API exchange and the product's logs here; the scan reads them
   # while the server still holds every test's table, then they are deleted.
   scan_dir="${PWD}/target/secret-scan/${server}"
   rm -rf "${scan_dir}"
   AGENTID_SECRET_SCAN_DIR="${scan_dir}" python3 infra/localddb.py run "${server}" -- \
-    bash -c 'cargo nextest run --workspace --no-fail-fast && .venv/bin/python infra/secret_scan.py "${AGENTID_SECRET_SCAN_DIR}"'
+    bash -c 'cargo nextest run --workspace --no-fail-fast \
+      && .venv/bin/python infra/secret_scan.py "${AGENTID_SECRET_SCAN_DIR}" \
+      && bash infra/api_conformance.sh'
   rm -rf "${scan_dir}"
 done
 echo "== all checks passed"
