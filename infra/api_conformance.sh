@@ -8,14 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${AWS_ENDPOINT_URL_DYNAMODB:?run through infra/localddb.py run <server> -- $0}"
 
+source infra/venv.sh
 venv=.venv-api
-stamp="${venv}/.requirements.sha256"
-want="$(sha256sum infra/requirements-api.txt | cut -d' ' -f1)"
-if [ "$(cat "${stamp}" 2>/dev/null)" != "${want}" ]; then
-  python3 -m venv "${venv}"
-  "${venv}/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-api.txt
-  echo "${want}" > "${stamp}"
-fi
+ensure_venv "${venv}" infra/requirements-api.txt
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:${port}"

@@ -91,6 +91,14 @@ def redact(secret):
     return secret[:10] + "..."
 
 
+def leaks(where, text, legacy):
+    """Every token-shaped string in `text` (none may be at rest or logged), and every legacy
+    secret of the run found in it."""
+    found = [f"{where}: token {redact(token)}" for token in set(TOKEN.findall(text))]
+    found += [f"{where}: legacy secret {redact(secret)}" for secret in legacy if secret in text]
+    return found
+
+
 def scan(client, directory, only=None):
     """(hits, summary) of the scan of DIR's records against the server's tables."""
     issued, legacy, responses = collect(directory)
@@ -101,11 +109,7 @@ def scan(client, directory, only=None):
         table_count += 1
         item_count += count
         table_bytes += len(text)
-        for token in set(TOKEN.findall(text)):
-            hits.append(f"table {name}: token {redact(token)}")
-        for secret in legacy:
-            if secret in text:
-                hits.append(f"table {name}: legacy secret {redact(secret)}")
+        hits.extend(leaks(f"table {name}", text, legacy))
         for item in text.split("\n") if text else []:
             stored = json.loads(item).get("secretHash", {}).get("S")
             if stored:
@@ -116,11 +120,7 @@ def scan(client, directory, only=None):
         text = path.read_text(encoding="utf-8", errors="replace")
         log_lines += text.count("\n")
         log_bytes += len(text)
-        for token in set(TOKEN.findall(text)):
-            hits.append(f"log {path.name}: token {redact(token)}")
-        for secret in legacy:
-            if secret in text:
-                hits.append(f"log {path.name}: legacy secret {redact(secret)}")
+        hits.extend(leaks(f"log {path.name}", text, legacy))
 
     for response in responses:
         for candidate in HEX64.findall(response):

@@ -14,14 +14,9 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== template.yaml: cfn-lint and sam validate --lint"
+source infra/venv.sh
 lint_venv=.venv-lint
-lint_stamp="${lint_venv}/.requirements.sha256"
-want="$(sha256sum infra/requirements-lint.txt | cut -d' ' -f1)"
-if [ "$(cat "${lint_stamp}" 2>/dev/null)" != "${want}" ]; then
-  python3 -m venv "${lint_venv}"
-  "${lint_venv}/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-lint.txt
-  echo "${want}" > "${lint_stamp}"
-fi
+ensure_venv "${lint_venv}" infra/requirements-lint.txt
 "${lint_venv}/bin/cfn-lint" template.yaml
 SAM_CLI_TELEMETRY=0 "${lint_venv}/bin/sam" validate --lint --template template.yaml --region us-east-1
 

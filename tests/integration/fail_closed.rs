@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use agentid_integration::{audit_request, now, spawn_app_with, As};
+use agentid_integration::{audit_request, now, spawn_app_with};
 use serde_json::json;
 
 /// A server of the suite's kind on its own port, stopped when dropped.
@@ -78,23 +78,7 @@ async fn a_stopped_store_gives_503_and_a_retry_after_restart_stores_once() {
         )
     })
     .await;
-    let (status, created) = app
-        .send(
-            "PUT",
-            "/v1/users/govind",
-            As::Admin("root"),
-            Some(json!({"email": "g@example.com"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let (_, agent) = app
-        .send(
-            "POST",
-            "/v1/agents",
-            As::User("govind"),
-            Some(json!({"name": "bot"})),
-        )
-        .await;
+    let agent = app.owner_with_agent("govind", &[]).await;
     let attribution = app
         .verify(agent["credential"]["secret"].as_str().unwrap())
         .await;

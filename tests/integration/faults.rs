@@ -7,13 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use agentid::api::authorizer::Attribution;
-use agentid::ids::{CredentialId, EventId, RequestId};
-use agentid::model::{AuditEvent, Outcome, UsageSubject};
+use agentid::ids::CredentialId;
+use agentid::model::{AuditEvent, UsageSubject};
 use agentid::usage::Aggregator;
-use agentid::values::{Action, Resource};
 use agentid_integration::faults::{FaultMix, FaultProxy};
 use agentid_integration::{
-    audit_request, http_request, now, spawn_app_behind_faults, stream_batch, As, TestApp,
+    audit_request, event_by, http_request, now, spawn_app_behind_faults, stream_batch, As, TestApp,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
@@ -60,24 +59,7 @@ fn of_type<'a>(items: &'a [Item], kind: &str) -> Vec<&'a Item> {
 }
 
 async fn agent_secret(app: &TestApp, owner: &str) -> String {
-    let (status, _) = app
-        .send(
-            "PUT",
-            &format!("/v1/users/{owner}"),
-            ADMIN,
-            Some(json!({"email": format!("{owner}@example.com"), "scopes": ["deploy:run"]})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, created) = app
-        .send(
-            "POST",
-            "/v1/agents",
-            As::User(owner),
-            Some(json!({"name": "bot", "scopes": ["deploy:run"]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let created = app.owner_with_agent(owner, &["deploy:run"]).await;
     created["credential"]["secret"].as_str().unwrap().to_owned()
 }
 
@@ -152,15 +134,7 @@ async fn mint_rotate_and_offboard_through_faults_keep_every_invariant() {
     let (app, proxy) = spawn_app_behind_faults(mix(), 0x5eed_0002).await;
     let users: Vec<String> = (0..12).map(|i| format!("owner-{i:02}")).collect();
     for user in &users {
-        let (status, _) = app
-            .send(
-                "PUT",
-                &format!("/v1/users/{user}"),
-                ADMIN,
-                Some(json!({"email": format!("{user}@example.com"), "scopes": ["repo:read"]})),
-            )
-            .await;
-        assert_eq!(status, 200);
+        app.register(user, &["repo:read"]).await;
     }
 
     proxy.inject(true);
@@ -324,22 +298,7 @@ async fn usage_counts_stay_exact_through_faults() {
             *expected
                 .entry((attribution.credential_id.to_string(), at.day()))
                 .or_default() += 1;
-            let request_id = RequestId::parse(format!("use-{i}")).unwrap();
-            AuditEvent {
-                event_id: EventId::derive(attribution.credential_id.as_str(), &request_id),
-                actor: attribution.actor(),
-                accountable_principal_id: attribution.accountable_principal_id.clone(),
-                agent_id: attribution.agent_id.clone(),
-                legacy_service_account_id: None,
-                credential_id: Some(attribution.credential_id.clone()),
-                action: Action::parse("deploy.start").unwrap(),
-                resource: Resource::parse("repo:acme/api").unwrap(),
-                outcome: Outcome::Success,
-                request_id,
-                details: None,
-                occurred_at: at,
-                received_at: at,
-            }
+            event_by(attribution, &format!("use-{i}"), at)
         })
         .collect();
     let items: Vec<Item> = futures::stream::iter(&events)
@@ -409,15 +368,7 @@ async fn usage_counts_stay_exact_through_faults() {
 #[tokio::test]
 async fn a_create_or_rotation_whose_answer_was_lost_still_hands_out_its_secret() {
     let (app, proxy) = spawn_app_behind_faults(mix(), 0x5eed_0004).await;
-    let (status, _) = app
-        .send(
-            "PUT",
-            "/v1/users/govind",
-            ADMIN,
-            Some(json!({"email": "govind@example.com"})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.register("govind", &[]).await;
 
     // No Idempotency-Key: only the SDK's own retry can recover this.
     proxy.lose_next_answer_to("TransactWriteItems");

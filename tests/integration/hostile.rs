@@ -184,25 +184,8 @@ async fn send(app: &TestApp, is_audit: bool, req: Request) -> (u16, Value) {
 }
 
 async fn world(app: &TestApp) -> Attribution {
-    for user in ["govind", "priya"] {
-        let (status, _) = app
-            .send(
-                "PUT",
-                &format!("/v1/users/{user}"),
-                ADMIN,
-                Some(json!({"email": format!("{user}@example.com"), "scopes": ["repo:read"]})),
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
-    let (_, created) = app
-        .send(
-            "POST",
-            "/v1/agents",
-            As::User("govind"),
-            Some(json!({"name": "bot"})),
-        )
-        .await;
+    app.register("priya", &["repo:read"]).await;
+    let created = app.owner_with_agent("govind", &["repo:read"]).await;
     app.verify(created["credential"]["secret"].as_str().unwrap())
         .await
 }

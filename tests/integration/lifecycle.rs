@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 
 use agentid::api::authorizer::Attribution;
-use agentid::ids::{EventId, RequestId, ServiceAccountId};
-use agentid::model::{AuditEvent, CredentialStatus, MigrationState, Outcome, UsageSubject};
+use agentid::ids::ServiceAccountId;
+use agentid::model::{CredentialStatus, MigrationState, UsageSubject};
 use agentid::sweep::{Sweep, SweepConfig};
 use agentid::time::Timestamp;
 use agentid::usage::Aggregator;
-use agentid::values::{Action, Resource};
-use agentid_integration::{now, spawn_app, stream_batch, test_pepper, As, TestApp};
+use agentid_integration::{event_by, now, spawn_app, stream_batch, test_pepper, As, TestApp};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use serde_json::{json, Value};
@@ -81,22 +80,7 @@ async fn act(app: &TestApp, secret: &str, at: Timestamp, request: &str) -> Item 
         .await
         .unwrap()
         .expect("authorized");
-    let request_id = RequestId::parse(request).unwrap();
-    let event = AuditEvent {
-        event_id: EventId::derive(attribution.credential_id.as_str(), &request_id),
-        actor: attribution.actor(),
-        accountable_principal_id: attribution.accountable_principal_id.clone(),
-        agent_id: attribution.agent_id.clone(),
-        legacy_service_account_id: attribution.legacy_service_account_id.clone(),
-        credential_id: Some(attribution.credential_id.clone()),
-        action: Action::parse("deploy.start").unwrap(),
-        resource: Resource::parse("repo:acme/api").unwrap(),
-        outcome: Outcome::Success,
-        request_id,
-        details: None,
-        occurred_at: at,
-        received_at: at,
-    };
+    let event = event_by(&attribution, request, at);
     app.store.put_audit_event(&event).await.unwrap();
     let key = agentid::keys::audit_event(&event.actor, event.occurred_at, &event.event_id);
     app.raw_item(&key.pk, &key.sk).await.unwrap()

@@ -22,23 +22,11 @@ fn text<'a>(item: &'a Item, name: &str) -> &'a str {
         .map_or("", String::as_str)
 }
 
-async fn register(app: &TestApp, user: &str) {
-    let (status, body) = app
-        .send(
-            "PUT",
-            &format!("/v1/users/{user}"),
-            ADMIN,
-            Some(json!({"email": format!("{user}@example.com")})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
 /// One trial: two creates by the owner race the owner's offboarding, the offboarding started
 /// a little later in some trials and first in others. Returns the agents created.
 async fn create_racing_offboard(app: &TestApp, trial: u32) -> Vec<String> {
     let owner = format!("racer-{trial:04}");
-    register(app, &owner).await;
+    app.register(&owner, &[]).await;
     let create = |n: u32| {
         let owner = owner.clone();
         async move {
@@ -150,7 +138,7 @@ async fn after_a_revoke_returns_the_next_verify_is_denied() {
     for trial in 0..200 {
         if trial % TRIALS_PER_TABLE == 0 {
             app = Arc::new(spawn_app().await);
-            register(&app, "govind").await;
+            app.register("govind", &[]).await;
         }
         let (status, created) = app
             .send(

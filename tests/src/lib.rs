@@ -16,14 +16,15 @@ use agentid::api::audit::AuditApi;
 use agentid::api::authorizer::{Attribution, Authorizer};
 use agentid::api::mint::Mint;
 use agentid::credential::Pepper;
-use agentid::ids::{AgentId, CredentialId, UserId};
+use agentid::ids::{AgentId, CredentialId, EventId, RequestId, UserId};
 use agentid::model::{
-    Agent, AgentStatus, Credential, CredentialStatus, Principal, SecretHash, User,
+    Agent, AgentStatus, AuditEvent, Credential, CredentialStatus, Outcome, Principal, SecretHash,
+    User,
 };
 use agentid::store::{client_config, Store, SDK_MAX_ATTEMPTS};
 use agentid::table::create_table;
 use agentid::time::Timestamp;
-use agentid::values::{Email, Name, ScopeSet};
+use agentid::values::{Action, Email, Name, Resource, ScopeSet};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -437,6 +438,35 @@ impl TestApp {
         out.item
     }
 
+    /// Registers `user` with `scopes` through the management API, as an administrator.
+    pub async fn register(&self, user: &str, scopes: &[&str]) {
+        let (status, body) = self
+            .send(
+                "PUT",
+                &format!("/v1/users/{user}"),
+                As::Admin("root"),
+                Some(json!({"email": format!("{user}@example.com"), "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(status, 200, "register {user}: {body}");
+    }
+
+    /// Registers `owner` with `scopes` and creates their agent with those scopes, through the
+    /// management API; returns the create response (agent, and credential with its secret).
+    pub async fn owner_with_agent(&self, owner: &str, scopes: &[&str]) -> Value {
+        self.register(owner, scopes).await;
+        let (status, created) = self
+            .send(
+                "POST",
+                "/v1/agents",
+                As::User(owner),
+                Some(json!({"name": "bot", "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(status, 201, "create {owner}'s agent: {created}");
+        created
+    }
+
     /// Registers an active user with the given scopes.
     pub async fn user(&self, id: &str, scopes: &[&str]) -> User {
         let user = self
@@ -463,6 +493,27 @@ impl TestApp {
             .expect("create agent");
         self.requests.take();
         (agent, cred)
+    }
+}
+
+/// The event the holder of `attribution` records for `request_id` at `at` (action
+/// `deploy.start` on `repo:acme/api`), as the audit API would build it.
+pub fn event_by(attribution: &Attribution, request_id: &str, at: Timestamp) -> AuditEvent {
+    let request_id = RequestId::parse(request_id).expect("test request id");
+    AuditEvent {
+        event_id: EventId::derive(attribution.credential_id.as_str(), &request_id),
+        actor: attribution.actor(),
+        accountable_principal_id: attribution.accountable_principal_id.clone(),
+        agent_id: attribution.agent_id.clone(),
+        legacy_service_account_id: attribution.legacy_service_account_id.clone(),
+        credential_id: Some(attribution.credential_id.clone()),
+        action: Action::parse("deploy.start").expect("action"),
+        resource: Resource::parse("repo:acme/api").expect("resource"),
+        outcome: Outcome::Success,
+        request_id,
+        details: None,
+        occurred_at: at,
+        received_at: at,
     }
 }
 
