@@ -30,17 +30,20 @@ fn mix() -> FaultMix {
     FaultMix::harsh(Duration::from_millis(450)).times(2)
 }
 
-/// Sends the request built by `build` until the answer is not a 5xx (a client retrying an
-/// unavailable service); returns the final status, the body and how many 5xx came first.
+/// Sends the request until the answer is not a 5xx, as a client of an unavailable service
+/// does: with exponential backoff (20 ms doubling to 1 s, about a minute in all), which also
+/// lets the SDK's retry quota refill once a run of faults has drained it. Returns the final
+/// status, the body and how many 5xx came first.
 async fn with_retries(mut send: impl AsyncFnMut() -> (u16, Value)) -> (u16, Value, u32) {
     let mut unavailable = 0;
     loop {
         let (status, body) = send().await;
-        if status < 500 || unavailable >= 30 {
+        if status < 500 || unavailable >= 64 {
             return (status, body, unavailable);
         }
         unavailable += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let backoff = 20u64 << unavailable.min(6);
+        tokio::time::sleep(Duration::from_millis(backoff.min(1000))).await;
     }
 }
 
