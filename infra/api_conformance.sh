@@ -12,26 +12,13 @@ source infra/venv.sh
 venv=.venv-api
 ensure_venv "${venv}" infra/requirements-api.txt
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:${port}"
-state="$(mktemp -d)"
 report_dir="target/api-conformance/${AGENTID_LOCAL_SERVER:-local}"
 mkdir -p "${report_dir}"
 cargo build --quiet -p agentid-local
-target/debug/agentid-local --port "${port}" --table "agentid-conformance-$$" --sweep-every 0 \
-  --state-dir "${state}" > "${report_dir}/gateway.log" 2>&1 &
-gateway=$!
-trap 'kill "${gateway}" 2>/dev/null || true; rm -rf "${state}"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "${base}/_local/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-
-post() { curl -fsS -X "$1" "${base}$2" -H 'content-type: application/json' ${3:+-H "authorization: Bearer $3"} -d "$4"; }
-field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
-admin="$(post POST /_local/token '' '{"sub": "conformance-admin", "admin": true}' | field '["token"]')"
-post PUT /v1/users/govind "${admin}" '{"email": "govind@example.com", "scopes": ["repo:read"]}' >/dev/null
-agent_secret="$(post POST /v1/agents "${admin}" '{"name": "conformance", "ownerUserId": "govind"}' | field '["credential"]["secret"]')"
+source infra/local_gateway.sh
+start_local_gateway target/debug/agentid-local "agentid-conformance-$$" "${report_dir}/gateway.log"
+api PUT /v1/users/govind "${admin}" '{"email": "govind@example.com", "scopes": ["repo:read"]}' >/dev/null
+agent_secret="$(api POST /v1/agents "${admin}" '{"name": "conformance", "ownerUserId": "govind"}' | json_field '["credential"]["secret"]')"
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 run() {
@@ -41,7 +28,7 @@ run() {
   "${venv}/bin/schemathesis" run docs/openapi.yaml --url "${base}" \
     --header "Authorization: Bearer ${token}" \
     --checks "${checks}" --phases examples,coverage,fuzzing \
-    --max-examples 25 --seed 20261203 --workers 1 --no-color \
+    --max-examples 25 --seed 20261203 --workers 1 --no-color --request-timeout 30 \
     --generation-database none --output-sanitize true \
     --report junit --report-junit-path "${report_dir}/${name}.xml" "$@"
 }
