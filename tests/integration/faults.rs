@@ -31,7 +31,7 @@ fn mix() -> FaultMix {
 }
 
 /// Sends the request until the answer is not a 5xx, as a client of an unavailable service
-/// does: with exponential backoff (20 ms doubling to 1 s, about a minute in all), which also
+/// does: with exponential backoff (40 ms doubling to 1 s, about a minute in all), which also
 /// lets the SDK's retry quota refill once a run of faults has drained it. Returns the final
 /// status, the body and how many 5xx came first.
 async fn with_retries(mut send: impl AsyncFnMut() -> (u16, Value)) -> (u16, Value, u32) {
