@@ -12,7 +12,8 @@ use agentid::model::{AuditEvent, UsageSubject};
 use agentid::usage::Aggregator;
 use agentid_integration::faults::{FaultMix, FaultProxy};
 use agentid_integration::{
-    audit_request, event_by, http_request, now, spawn_app_behind_faults, stream_batch, As, TestApp,
+    audit_request, event_by, http_request, now, spawn_app_behind_faults, stream_batch, text, As,
+    TestApp,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
@@ -49,12 +50,6 @@ async fn with_retries(mut send: impl AsyncFnMut() -> (u16, Value)) -> (u16, Valu
 
 async fn mint(app: &TestApp, build: impl Fn() -> Request) -> (u16, Value, u32) {
     with_retries(async || app.call(build()).await).await
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
 }
 
 fn of_type<'a>(items: &'a [Item], kind: &str) -> Vec<&'a Item> {

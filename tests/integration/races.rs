@@ -8,19 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentid::api::authorizer::Denial;
-use agentid_integration::{now, spawn_app, As, TestApp};
+use agentid_integration::{now, spawn_app, text, As, TestApp};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
 const ADMIN: As<'static> = As::Admin("root");
 type Item = HashMap<String, AttributeValue>;
-
-fn text<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
-}
 
 /// One trial: two creates by the owner race the owner's offboarding, the offboarding started
 /// a little later in some trials and first in others. Returns the agents created.

@@ -517,6 +517,13 @@ pub fn event_by(attribution: &Attribution, request_id: &str, at: Timestamp) -> A
     }
 }
 
+/// The string attribute `name` of a raw item, or "" when it is absent or not a string.
+pub fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
 /// The current time.
 pub fn now() -> Timestamp {
     Timestamp::now()
