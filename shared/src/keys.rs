@@ -7,7 +7,7 @@
 //! | service account | `SA#<saId>` | `SA` | | `MIGRATION#<state>` / `SA#<saId>` (not for org-owned) |
 //! | owner map | `SA#<saId>` | `OWNERMAP` | | |
 //! | credential | `CRED#<credentialId>` | `CRED` | `PRINCIPAL#<type>#<id>` / `CRED#<createdAt>#<credentialId>` | |
-//! | audit event | `ACTOR#<actorType>#<actorId>` | `EVT#<occurredAt>#<eventId>` | `ACCOUNTABLE#<userId>` / same as SK | `LEGACYSA#<saId>` / same as SK (dual-write only) |
+//! | audit event | `ACTOR#<actorType>#<actorId>` | `EVT#<occurredAt>#<eventId>` | `ACCOUNTABLE#<userId>#<shard>` / same as SK | `LEGACYSA#<saId>` / same as SK (dual-write only) |
 //! | usage day | `USAGE#CRED#<credentialId>` or `USAGE#SA#<saId>` | `DAY#<yyyy-mm-dd>` | | |
 //! | cutover | `MIGRATION` | `CUTOVER` | | |
 //!
@@ -199,9 +199,30 @@ pub fn audit_event(actor: &Actor, occurred_at: Timestamp, id: &EventId) -> Key {
     }
 }
 
-/// GSI1 partition of the events a human is accountable for.
-pub fn events_accountable_to(user: &UserId) -> String {
-    format!("ACCOUNTABLE#{user}")
+/// How many GSI1 partitions one human's events are spread over. One partition key takes at
+/// most 1,000 write units a second, and events arrive in time order, so splitting by sort key
+/// cannot help a busy owner: spreading writes over shards lifts the ceiling to this many times
+/// that, and the owner's listing reads every shard at once. Raising it later is safe (every event
+/// stays readable: an event's shard is its hash modulo the count, and readers query every shard
+/// below the new count); lowering it is not.
+pub const ACCOUNTABLE_SHARDS: u32 = 4;
+
+/// The shard of an event's GSI1 entry: a stable hash of its id, so a retried write lands in the
+/// same place.
+pub fn accountable_shard(id: &EventId) -> u32 {
+    crc32fast::hash(id.as_str().as_bytes()) % ACCOUNTABLE_SHARDS
+}
+
+/// One GSI1 partition of the events a human is accountable for.
+pub fn events_accountable_to(user: &UserId, shard: u32) -> String {
+    format!("ACCOUNTABLE#{user}#{shard}")
+}
+
+/// Every GSI1 partition of the events a human is accountable for.
+pub fn all_events_accountable_to(user: &UserId) -> Vec<String> {
+    (0..ACCOUNTABLE_SHARDS)
+        .map(|shard| events_accountable_to(user, shard))
+        .collect()
 }
 
 /// GSI2 partition of the events dual-written for a legacy service account.
@@ -294,6 +315,26 @@ mod tests {
                 .pk,
             "MIGRATION#dual_writing"
         );
+    }
+
+    #[test]
+    fn one_owners_events_spread_evenly_over_every_shard() {
+        let owner = UserId::parse("govind").unwrap();
+        let mut per_shard = vec![0u32; ACCOUNTABLE_SHARDS as usize];
+        for i in 0..4_000 {
+            let id = EventId::derive("crd_x", &RequestId::parse(format!("r{i}")).unwrap());
+            let shard = accountable_shard(&id);
+            assert_eq!(shard, accountable_shard(&id), "stable across calls");
+            per_shard[shard as usize] += 1;
+        }
+        // 1,000 expected each; a fair hash stays well within 10%.
+        assert!(
+            per_shard.iter().all(|n| (900..=1_100).contains(n)),
+            "{per_shard:?}"
+        );
+        let partitions = all_events_accountable_to(&owner);
+        assert_eq!(partitions.len(), ACCOUNTABLE_SHARDS as usize);
+        assert_eq!(partitions[3], "ACCOUNTABLE#govind#3");
     }
 
     #[test]

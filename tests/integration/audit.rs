@@ -1,4 +1,5 @@
 use agentid::ids::{AgentId, CredentialId, EventId, RequestId, ServiceAccountId, UserId};
+use agentid::keys;
 use agentid::model::{Actor, AuditEvent, Outcome};
 use agentid::store::{AuditQuery, EventSelector, PageRequest, PageToken, PutOutcome, StoreError};
 use agentid::time::Timestamp;
@@ -80,7 +81,13 @@ async fn index_entries_follow_the_attribution() {
         .raw_item(&format!("ACTOR#agent#{}", during.agent), &sk1)
         .await
         .unwrap();
-    assert_eq!(raw["GSI1PK"].as_s().unwrap(), "ACCOUNTABLE#govind");
+    assert_eq!(
+        raw["GSI1PK"].as_s().unwrap(),
+        &format!(
+            "ACCOUNTABLE#govind#{}",
+            keys::accountable_shard(&e1.event_id)
+        )
+    );
     assert_eq!(raw["GSI2PK"].as_s().unwrap(), "LEGACYSA#sa-7");
     assert_eq!(raw["legacyServiceAccountId"].as_s().unwrap(), "sa-7");
     let sk2 = format!("EVT#2026-05-01T10:00:00.000Z#{}", e2.event_id);
@@ -88,7 +95,13 @@ async fn index_entries_follow_the_attribution() {
         .raw_item(&format!("ACTOR#agent#{}", after.agent), &sk2)
         .await
         .unwrap();
-    assert_eq!(raw["GSI1PK"].as_s().unwrap(), "ACCOUNTABLE#govind");
+    assert_eq!(
+        raw["GSI1PK"].as_s().unwrap(),
+        &format!(
+            "ACCOUNTABLE#govind#{}",
+            keys::accountable_shard(&e2.event_id)
+        )
+    );
     assert!(!raw.contains_key("GSI2PK") && !raw.contains_key("legacyServiceAccountId"));
 
     let mut unowned = event(&after, "r3", at("2026-05-01T10:00:00Z"));

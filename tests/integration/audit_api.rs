@@ -4,7 +4,7 @@
 use agentid::credential::{Token, TokenKind};
 use agentid::model::{RevocationReason, UsageSubject};
 use agentid::time::Timestamp;
-use agentid_integration::{audit_request, now, spawn_app, As, TestApp};
+use agentid_integration::{audit_request, now, spawn_app, text, As, TestApp};
 use serde_json::{json, Value};
 
 const ADMIN: As<'static> = As::Admin("root");
@@ -541,7 +541,8 @@ async fn the_seed_questions_are_one_call_each() {
             .await;
         assert_eq!(status, 201);
     }
-    // "What did Govind's agents do this week": one API call, one Query.
+    // "What did Govind's agents do this week": one API call; one Query per shard of his
+    // events, sent at once.
     app.requests.take();
     let req = agentid_integration::http_request(
         "GET",
@@ -551,7 +552,10 @@ async fn the_seed_questions_are_one_call_each() {
         &[],
     );
     let response = app.audit.handle(req).await;
-    assert_eq!(app.requests.take(), ["Query"]);
+    assert_eq!(
+        app.requests.take(),
+        vec!["Query"; agentid::keys::ACCOUNTABLE_SHARDS as usize]
+    );
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = match response.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
@@ -688,4 +692,122 @@ async fn an_accounts_history_pages_across_both_eras_without_repeats() {
         )
         .await;
     assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_busy_owners_events_spread_over_every_shard_and_still_list_in_one_call() {
+    let app = spawn_app().await;
+    let first = app.owner_with_agent("govind", &["repo:read"]).await;
+    let mut secrets = vec![first["credential"]["secret"].as_str().unwrap().to_owned()];
+    for _ in 0..2 {
+        let (status, created) = app
+            .send(
+                "POST",
+                "/v1/agents",
+                As::User("govind"),
+                Some(json!({"name": "bot", "scopes": ["repo:read"]})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        secrets.push(created["credential"]["secret"].as_str().unwrap().to_owned());
+    }
+    let start = now();
+    for (a, secret) in secrets.iter().enumerate() {
+        let attribution = app.verify(secret).await;
+        for i in 0..20 {
+            let mut body = event_body(&format!("busy-{a}-{i}"));
+            // Some events of different agents share a millisecond.
+            let offset = chrono::Duration::milliseconds(i64::from(i) * 7 + (a as i64 % 2));
+            body["occurredAt"] = start.minus(offset).to_string().into();
+            let (status, stored) = app
+                .call_audit(audit_request(
+                    "POST",
+                    "/v1/audit-events",
+                    &attribution,
+                    Some(&body),
+                ))
+                .await;
+            assert_eq!(status, 201, "{stored}");
+        }
+    }
+    let partitions: std::collections::BTreeSet<String> = app
+        .dump()
+        .await
+        .iter()
+        .filter(|item| text(item, "type") == "audit_event" && text(item, "actorType") == "agent")
+        .map(|item| text(item, "GSI1PK").to_owned())
+        .collect();
+    assert_eq!(
+        partitions,
+        agentid::keys::all_events_accountable_to(&agentid::ids::UserId::parse("govind").unwrap())
+            .into_iter()
+            .collect(),
+        "60 events land in every shard"
+    );
+
+    // Page through: each page is one API call fanning out to at most one Query per shard.
+    // (His own management actions are listed with his agents' events.)
+    let mut listed: Vec<(String, String)> = Vec::new();
+    let mut agent_events = 0;
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &next {
+            None => "/v1/audit-events?accountablePrincipalId=govind&limit=7".to_owned(),
+            Some(token) => {
+                format!("/v1/audit-events?accountablePrincipalId=govind&limit=7&nextToken={token}")
+            }
+        };
+        app.requests.take();
+        let (status, page) = app.query_audit(&path, As::User("govind")).await;
+        assert_eq!(status, 200, "{page}");
+        let sent = app.requests.take();
+        assert!(
+            !sent.is_empty()
+                && sent.len() <= agentid::keys::ACCOUNTABLE_SHARDS as usize
+                && sent.iter().all(|op| op == "Query"),
+            "{sent:?}"
+        );
+        let items = page["items"].as_array().unwrap();
+        assert!(!items.is_empty() && items.len() <= 7, "{page}");
+        agent_events += items.iter().filter(|e| e["actorType"] == "agent").count();
+        listed.extend(items.iter().map(|e| {
+            (
+                e["occurredAt"].as_str().unwrap().to_owned(),
+                e["eventId"].as_str().unwrap().to_owned(),
+            )
+        }));
+        pages += 1;
+        match page["nextToken"].as_str() {
+            Some(token) => next = Some(token.to_owned()),
+            None => break,
+        }
+        assert!(pages < 60, "paging must end");
+    }
+    assert_eq!(agent_events, 60, "every agent event once");
+    let mut newest_first = listed.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    newest_first.dedup();
+    assert_eq!(
+        listed, newest_first,
+        "newest first, across shards, no repeats"
+    );
+
+    // A time window over the shards: exactly the events inside it.
+    let since = start.minus(chrono::Duration::milliseconds(70));
+    let (status, window) = app
+        .query_audit(
+            &format!(
+                "/v1/audit-events?accountablePrincipalId=govind&since={since}&until={start}&limit=100"
+            ),
+            As::User("govind"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let expected = listed
+        .iter()
+        .filter(|(at, _)| at.as_str() >= since.to_string().as_str())
+        .count();
+    assert_eq!(window["items"].as_array().unwrap().len(), expected);
+    assert!(window["nextToken"].is_null());
 }

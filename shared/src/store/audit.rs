@@ -73,7 +73,7 @@ fn event_item(event: &AuditEvent) -> Result<Item, StoreError> {
     let mut item = entity_item(event, &key, item_type::AUDIT_EVENT)?;
     if let Some(owner) = &event.accountable_principal_id {
         let entry = keys::IndexKey {
-            pk: keys::events_accountable_to(owner),
+            pk: keys::events_accountable_to(owner, keys::accountable_shard(&event.event_id)),
             sk: key.sk.clone(),
         };
         set_index(&mut item, attr::GSI1PK, attr::GSI1SK, &entry);
@@ -151,52 +151,197 @@ impl Store {
         }
     }
 
-    /// Events matching `query`, newest first.
+    /// Events matching `query`, newest first. A human's events are spread over
+    /// [`keys::ACCOUNTABLE_SHARDS`] GSI1 partitions; their listing queries every one at once
+    /// and merges, so it is still one call here and one round trip of latency.
     pub async fn query_audit_events(
         &self,
         query: &AuditQuery,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        if let (Some(since), Some(until)) = (query.since, query.until) {
+        let sources = match &query.selector {
+            EventSelector::Actor(actor) => vec![EventSource::actor(actor)],
+            EventSelector::AccountableTo(user) => keys::all_events_accountable_to(user)
+                .into_iter()
+                .map(EventSource::accountable)
+                .collect(),
+            EventSelector::DualWrittenFor(account) => vec![EventSource::dual_written(account)],
+        };
+        self.query_merged(&sources, query.since, query.until, page)
+            .await
+    }
+}
+
+/// One partition of a time-ordered event listing.
+struct EventSource {
+    index: Option<&'static str>,
+    pk_attr: &'static str,
+    sk_attr: &'static str,
+    pk: String,
+    /// The attributes of a cursor into this source (the table's key, plus the index's).
+    cursor_attrs: &'static [&'static str],
+}
+
+impl EventSource {
+    fn actor(actor: &Actor) -> Self {
+        Self {
+            index: None,
+            pk_attr: attr::PK,
+            sk_attr: attr::SK,
+            pk: keys::events_of_actor(actor),
+            cursor_attrs: &[attr::PK, attr::SK],
+        }
+    }
+
+    fn accountable(pk: String) -> Self {
+        Self {
+            index: Some(index::GSI1),
+            pk_attr: attr::GSI1PK,
+            sk_attr: attr::GSI1SK,
+            pk,
+            cursor_attrs: &[attr::PK, attr::SK, attr::GSI1PK, attr::GSI1SK],
+        }
+    }
+
+    fn dual_written(account: &ServiceAccountId) -> Self {
+        Self {
+            index: Some(index::GSI2),
+            pk_attr: attr::GSI2PK,
+            sk_attr: attr::GSI2SK,
+            pk: keys::events_dual_written_for(account),
+            cursor_attrs: &[attr::PK, attr::SK, attr::GSI2PK, attr::GSI2SK],
+        }
+    }
+}
+
+/// How many items to ask of each of `sources` for a merged page of `limit`: twice an even
+/// share, so a page is nearly always full when events spread evenly (the shards of one owner),
+/// and never more than the page itself.
+fn per_source_limit(limit: u16, sources: usize) -> u16 {
+    let sources = u16::try_from(sources.max(1)).unwrap_or(u16::MAX);
+    limit.div_ceil(sources).saturating_mul(2).min(limit)
+}
+
+fn sort_key(item: &Item) -> &str {
+    item.get(attr::SK)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+impl Store {
+    /// A newest-first page merged from `sources`, queried at once. Each source is read a
+    /// share of the page; an item is returned only when no unexhausted source could still hold
+    /// a newer one (it is at or above every such source's oldest item read), so pages are in
+    /// order across sources and nothing is skipped or repeated. The page token holds one cursor
+    /// per source.
+    async fn query_merged(
+        &self,
+        sources: &[EventSource],
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        if let (Some(since), Some(until)) = (since, until) {
             if since > until {
                 return Err(StoreError::Validation(
                     "since must not be after until".into(),
                 ));
             }
         }
-        let (index, pk_attr, sk_attr, pk) = match &query.selector {
-            EventSelector::Actor(actor) => (None, attr::PK, attr::SK, keys::events_of_actor(actor)),
-            EventSelector::AccountableTo(user) => (
-                Some(index::GSI1),
-                attr::GSI1PK,
-                attr::GSI1SK,
-                keys::events_accountable_to(user),
-            ),
-            EventSelector::DualWrittenFor(account) => (
-                Some(index::GSI2),
-                attr::GSI2PK,
-                attr::GSI2SK,
-                keys::events_dual_written_for(account),
-            ),
+        let cursors = match page.next() {
+            None => vec![Some(None); sources.len()],
+            Some(token) => match token.decode_json()? {
+                Value::Array(states) if states.len() == sources.len() => states
+                    .iter()
+                    .zip(sources)
+                    .map(|(state, source)| cursor_from(state, source.pk_attr, &source.pk))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(StoreError::Validation("nextToken is malformed".into())),
+            },
         };
-        let from = query
-            .since
+        let from = since
             .map(keys::event_sort_from)
             .unwrap_or_else(|| "EVT#".into());
-        let through = query
-            .until
+        let through = until
             .map(keys::event_sort_through)
             .unwrap_or_else(|| "EVT#~".into());
-        let spec = QuerySpec {
-            index,
-            pk_attr,
-            sk_attr,
-            pk,
-            range: SortRange::Between(from, through),
-            forward: false,
-        };
-        let (items, next) = self.query_page(spec, page).await?;
-        let items = items
+        let limit = page.limit();
+        let share = per_source_limit(limit, sources.len());
+        let fetches = sources.iter().zip(&cursors).map(|(source, cursor)| {
+            let spec = QuerySpec {
+                index: source.index,
+                pk_attr: source.pk_attr,
+                sk_attr: source.sk_attr,
+                pk: source.pk.clone(),
+                range: SortRange::Between(from.clone(), through.clone()),
+                forward: false,
+            };
+            async move {
+                match cursor {
+                    // Finished on an earlier page.
+                    None => Ok((Vec::new(), true)),
+                    Some(start) => {
+                        let (items, last) = self.query_raw(spec, share, start.clone()).await?;
+                        Ok::<_, StoreError>((items, last.is_none()))
+                    }
+                }
+            }
+        });
+        let fetched = futures::future::try_join_all(fetches).await?;
+
+        // No item below the newest of the unexhausted sources' oldest reads may be returned
+        // yet: that source's next read could hold something newer than it.
+        // (A source that read nothing yet is not exhausted holds nothing above its cursor.)
+        let watermark = fetched
+            .iter()
+            .zip(&cursors)
+            .filter(|((_, exhausted), _)| !exhausted)
+            .filter_map(|((items, _), cursor)| {
+                items
+                    .last()
+                    .or(cursor.as_ref().and_then(Option::as_ref))
+                    .map(sort_key)
+            })
+            .max()
+            .map(str::to_owned);
+        let mut positions = vec![0usize; sources.len()];
+        let mut taken = Vec::new();
+        while taken.len() < usize::from(limit) {
+            let newest = fetched
+                .iter()
+                .enumerate()
+                .filter_map(|(n, (items, _))| items.get(positions[n]).map(|item| (n, item)))
+                .max_by(|a, b| sort_key(a.1).cmp(sort_key(b.1)));
+            let Some((n, item)) = newest else { break };
+            if watermark.as_deref().is_some_and(|w| sort_key(item) < w) {
+                break;
+            }
+            taken.push(item.clone());
+            positions[n] += 1;
+        }
+
+        let next_cursors: Vec<Value> = fetched
+            .iter()
+            .zip(&cursors)
+            .zip(sources)
+            .zip(&positions)
+            .map(|(((fetched, cursor), source), &used)| {
+                let (items, exhausted) = fetched;
+                match cursor {
+                    None => json!("done"),
+                    Some(_) if used == items.len() && *exhausted => json!("done"),
+                    Some(previous) if used == 0 => previous
+                        .as_ref()
+                        .map_or(Value::Null, |key| plain_key(key, source.cursor_attrs)),
+                    Some(_) => plain_key(&items[used - 1], source.cursor_attrs),
+                }
+            })
+            .collect();
+        let next = next_cursors
+            .iter()
+            .any(|cursor| cursor != &json!("done"))
+            .then(|| PageToken::encode_json(&Value::Array(next_cursors)));
+        let items = taken
             .into_iter()
             .map(|item| from_item(item, "audit event"))
             .collect::<Result<_, _>>()?;
@@ -373,8 +518,8 @@ impl Store {
 
     /// Everything recorded about a service account, newest first: its own events (the
     /// pre-migration era, and any use of its legacy credential) merged with the events dual-
-    /// written for it by its agent during the cutover. Two Queries per page; the two sources are
-    /// disjoint, so nothing appears twice.
+    /// written for it by its agent during the cutover. Two Queries per page, at once; the two
+    /// sources are disjoint, so nothing appears twice.
     pub async fn query_service_account_events(
         &self,
         account: &ServiceAccountId,
@@ -382,119 +527,10 @@ impl Store {
         until: Option<Timestamp>,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        if let (Some(since), Some(until)) = (since, until) {
-            if since > until {
-                return Err(StoreError::Validation(
-                    "since must not be after until".into(),
-                ));
-            }
-        }
-        let own_pk = keys::events_of_actor(&Actor::service_account(account));
-        let dual_pk = keys::events_dual_written_for(account);
-        let (own_cursor, dual_cursor) = match page.next() {
-            None => (Some(None), Some(None)),
-            Some(token) => {
-                let state = token.decode_json()?;
-                (
-                    cursor_from(&state["own"], attr::PK, &own_pk)?,
-                    cursor_from(&state["dual"], attr::GSI2PK, &dual_pk)?,
-                )
-            }
-        };
-        let from = since
-            .map(keys::event_sort_from)
-            .unwrap_or_else(|| "EVT#".into());
-        let through = until
-            .map(keys::event_sort_through)
-            .unwrap_or_else(|| "EVT#~".into());
-        let limit = page.limit();
-        let fetch = |index, pk_attr, sk_attr, pk: String, start: Option<Option<Item>>| {
-            let spec = QuerySpec {
-                index,
-                pk_attr,
-                sk_attr,
-                pk,
-                range: SortRange::Between(from.clone(), through.clone()),
-                forward: false,
-            };
-            async move {
-                match start {
-                    None => Ok((Vec::new(), None, true)),
-                    Some(start) => {
-                        let (items, last) = self.query_raw(spec, limit, start).await?;
-                        let exhausted = last.is_none();
-                        Ok::<_, StoreError>((items, last, exhausted))
-                    }
-                }
-            }
-        };
-        let (own, dual) = tokio::try_join!(
-            fetch(None, attr::PK, attr::SK, own_pk, own_cursor.clone()),
-            fetch(
-                Some(index::GSI2),
-                attr::GSI2PK,
-                attr::GSI2SK,
-                dual_pk,
-                dual_cursor.clone()
-            ),
-        )?;
-        let sk = |item: &Item| {
-            item.get(attr::SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-        let (mut i, mut j) = (0, 0);
-        let mut taken = Vec::new();
-        while taken.len() < usize::from(limit) && (i < own.0.len() || j < dual.0.len()) {
-            let take_own = match (own.0.get(i), dual.0.get(j)) {
-                (Some(a), Some(b)) => sk(a) >= sk(b),
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if take_own {
-                taken.push(own.0[i].clone());
-                i += 1;
-            } else {
-                taken.push(dual.0[j].clone());
-                j += 1;
-            }
-        }
-        let cursor = |items: &[Item],
-                      used: usize,
-                      exhausted: bool,
-                      old: &Option<Option<Item>>,
-                      attrs: &[&str]|
-         -> Value {
-            match old {
-                None => json!("done"),
-                Some(_) if used == items.len() && exhausted => json!("done"),
-                Some(_) if used == 0 => old
-                    .clone()
-                    .flatten()
-                    .map_or(Value::Null, |k| plain_key(&k, attrs)),
-                Some(_) => plain_key(&items[used - 1], attrs),
-            }
-        };
-        let own_next = cursor(&own.0, i, own.2, &own_cursor, &[attr::PK, attr::SK]);
-        let dual_next = cursor(
-            &dual.0,
-            j,
-            dual.2,
-            &dual_cursor,
-            &[attr::PK, attr::SK, attr::GSI2PK, attr::GSI2SK],
-        );
-        let next = if own_next == json!("done") && dual_next == json!("done") {
-            None
-        } else {
-            Some(PageToken::encode_json(
-                &json!({"own": own_next, "dual": dual_next}),
-            ))
-        };
-        let items = taken
-            .into_iter()
-            .map(|item| from_item(item, "audit event"))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        let sources = [
+            EventSource::actor(&Actor::service_account(account)),
+            EventSource::dual_written(account),
+        ];
+        self.query_merged(&sources, since, until, page).await
     }
 }
