@@ -6,11 +6,14 @@
 use std::time::{Duration, Instant};
 
 use agentid::ids::{EventId, RequestId};
+use agentid::keys;
 use agentid::model::{Actor, AuditEvent, Outcome};
 use agentid::time::Timestamp;
 use agentid::values::{Action, Resource};
-use agentid_integration::{new_agent, spawn_app};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use agentid_integration::{http_request, new_agent, spawn_app, As};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, WriteRequest,
+};
 
 const WARMUP: usize = 50;
 const ROUNDS: usize = 400;
@@ -23,6 +26,68 @@ fn median(samples: &mut [Duration]) -> Duration {
 fn p99(samples: &mut [Duration]) -> Duration {
     samples.sort();
     samples[samples.len() * 99 / 100]
+}
+
+/// One product path beside its raw baseline, measured in interleaved rounds.
+struct Comparison {
+    path: &'static str,
+    baseline: &'static str,
+    product: Vec<Duration>,
+    raw: Vec<Duration>,
+}
+
+impl Comparison {
+    fn row(&mut self, server: &str) -> String {
+        let (product, raw) = (median(&mut self.product), median(&mut self.raw));
+        format!(
+            "| {} vs {} | {server} | {product:.2?} | {raw:.2?} | {:.3} | {:.2?} / {:.2?} |",
+            self.path,
+            self.baseline,
+            product.as_secs_f64() / raw.as_secs_f64(),
+            p99(&mut self.product),
+            p99(&mut self.raw),
+        )
+    }
+}
+
+/// Rounds of the comparisons whose requests are heavy for a local server (batches, fan-out
+/// queries over a large table).
+const HEAVY_ROUNDS: usize = 100;
+
+/// Runs `product` and `raw` in turn, `rounds` times after `WARMUP / 5` warm-up rounds, so noise
+/// hits both alike.
+async fn compare(
+    path: &'static str,
+    baseline: &'static str,
+    rounds: usize,
+    mut product: impl AsyncFnMut(usize),
+    mut raw: impl AsyncFnMut(usize),
+) -> Comparison {
+    let started = Instant::now();
+    let warmup = WARMUP / 5;
+    let mut result = Comparison {
+        path,
+        baseline,
+        product: Vec::new(),
+        raw: Vec::new(),
+    };
+    for round in 0..warmup + rounds {
+        let t = Instant::now();
+        product(round).await;
+        let dp = t.elapsed();
+        let t = Instant::now();
+        raw(round).await;
+        let dr = t.elapsed();
+        if round >= warmup {
+            result.product.push(dp);
+            result.raw.push(dr);
+        }
+    }
+    eprintln!(
+        "{path} vs {baseline}: {rounds} rounds in {:.1?}",
+        started.elapsed()
+    );
+    result
 }
 
 fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
@@ -99,6 +164,7 @@ async fn main() {
             get.push(dg);
         }
     }
+    eprintln!("verify vs GetItem: done");
     app.requests.take();
     app.authorizer
         .verify(&secret, Timestamp::now())
@@ -208,6 +274,222 @@ async fn main() {
         .item
         .unwrap();
 
+    // "Who is responsible for agent X": the API call vs the two GetItems it needs.
+    let accountable_path = format!("/v1/agents/{}/accountable", agent.agent_id);
+    let mut responsible = compare(
+        "who is responsible (API)",
+        "2 GetItem",
+        ROUNDS,
+        async |_| {
+            let response = app
+                .mint
+                .handle(http_request(
+                    "GET",
+                    &accountable_path,
+                    As::User("govind"),
+                    None,
+                    &[],
+                ))
+                .await;
+            assert_eq!(response.status(), 200);
+        },
+        async |_| {
+            for (pk, sk) in [
+                (format!("AGENT#{}", agent.agent_id), "AGENT"),
+                (format!("USER#{owner}"), "USER"),
+            ] {
+                app.client
+                    .get_item()
+                    .table_name(&table)
+                    .set_key(Some(key(pk, sk)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        },
+    )
+    .await;
+    app.requests.take();
+    app.mint
+        .handle(http_request(
+            "GET",
+            &accountable_path,
+            As::User("govind"),
+            None,
+            &[],
+        ))
+        .await;
+    let responsible_requests = app.requests.take();
+
+    // "What did Govind's agents do this week": the API call (four shards at once, merged) vs
+    // the same four Queries sent bare, and vs one Query of an unsharded partition holding the
+    // same items.
+    let mut copies = Vec::new();
+    for i in 0..200 {
+        let mut raw = stored.clone();
+        let sk = AttributeValue::S(format!("EVT#{}#unsharded{i}", Timestamp::now()));
+        raw.insert("PK".into(), AttributeValue::S("BENCH#unsharded".into()));
+        raw.insert("SK".into(), sk.clone());
+        raw.insert(
+            "GSI1PK".into(),
+            AttributeValue::S("UNSHARDED#govind".into()),
+        );
+        raw.insert("GSI1SK".into(), sk);
+        copies.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(raw)).build().unwrap())
+                .build(),
+        );
+    }
+    for chunk in copies.chunks(25) {
+        app.client
+            .batch_write_item()
+            .request_items(&table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
+    let owner_path = "/v1/audit-events?accountablePrincipalId=govind&since=7d&limit=20";
+    let owner_query = async || {
+        let response = app
+            .audit
+            .handle(http_request(
+                "GET",
+                owner_path,
+                As::User("govind"),
+                None,
+                &[],
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+    };
+    let bare_query = async |partition: String, limit: i32| {
+        let out = app
+            .client
+            .query()
+            .table_name(&table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b")
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+            .expression_attribute_values(
+                ":a",
+                AttributeValue::S(format!(
+                    "EVT#{}",
+                    Timestamp::now().minus(chrono::Duration::days(7))
+                )),
+            )
+            .expression_attribute_values(":b", AttributeValue::S("EVT#~".into()))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.count, limit);
+    };
+    let shards = keys::all_events_accountable_to(&owner);
+    let mut owner_vs_fanout = compare(
+        "owner's events, 20 (API)",
+        "the same 4 Queries at once",
+        HEAVY_ROUNDS,
+        async |_| owner_query().await,
+        async |_| {
+            futures::future::join_all(shards.iter().map(|pk| bare_query(pk.clone(), 10))).await;
+        },
+    )
+    .await;
+    let mut owner_vs_one = compare(
+        "owner's events, 20 (API)",
+        "1 Query, unsharded",
+        HEAVY_ROUNDS,
+        async |_| owner_query().await,
+        async |_| bare_query("UNSHARDED#govind".into(), 20).await,
+    )
+    .await;
+    app.requests.take();
+    owner_query().await;
+    let owner_requests = app.requests.take();
+
+    // A batch of 25 vs one bare BatchWriteItem of 25 identical items, and vs the same two
+    // requests the product sends (a consistent BatchGetItem of the keys, then the write).
+    let raw_batch = |tag: &str, round: usize| -> (Vec<WriteRequest>, KeysAndAttributes) {
+        let mut writes = Vec::new();
+        let mut keys = KeysAndAttributes::builder().consistent_read(true);
+        for i in 0..agentid::store::MAX_BATCH {
+            let mut raw = stored.clone();
+            let sk = AttributeValue::S(format!("EVT#{}#{tag}{round}-{i}", Timestamp::now()));
+            raw.insert("SK".into(), sk.clone());
+            raw.insert("GSI1SK".into(), sk.clone());
+            keys = keys.keys(
+                [("PK".to_owned(), raw["PK"].clone()), ("SK".to_owned(), sk)]
+                    .into_iter()
+                    .collect(),
+            );
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(raw)).build().unwrap())
+                    .build(),
+            );
+        }
+        (writes, keys.build().unwrap())
+    };
+    let batch_of = |from: usize| -> Vec<AuditEvent> {
+        (0..agentid::store::MAX_BATCH)
+            .map(|i| event(from + i, false))
+            .collect()
+    };
+    let product_batch = async |from: usize| {
+        let outcomes = app.store.put_audit_events(&batch_of(from)).await.unwrap();
+        assert!(outcomes
+            .iter()
+            .all(|o| matches!(o, agentid::store::PutOutcome::Created(_))));
+    };
+    let mut batch_vs_write = compare(
+        "batch of 25",
+        "BatchWriteItem",
+        HEAVY_ROUNDS,
+        async |round| product_batch(100_000 + round * 100).await,
+        async |round| {
+            let (writes, _) = raw_batch("rawb", round);
+            let out = app
+                .client
+                .batch_write_item()
+                .request_items(&table, writes)
+                .send()
+                .await
+                .unwrap();
+            assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+        },
+    )
+    .await;
+    let mut batch_vs_both = compare(
+        "batch of 25",
+        "BatchGetItem + BatchWriteItem",
+        HEAVY_ROUNDS,
+        async |round| product_batch(200_000 + round * 100).await,
+        async |round| {
+            let (writes, keys) = raw_batch("rawg", round);
+            app.client
+                .batch_get_item()
+                .request_items(&table, keys)
+                .send()
+                .await
+                .unwrap();
+            let out = app
+                .client
+                .batch_write_item()
+                .request_items(&table, writes)
+                .send()
+                .await
+                .unwrap();
+            assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+        },
+    )
+    .await;
+    app.requests.take();
+    product_batch(900_000).await;
+    let batch_requests = app.requests.take();
+
     let size_after = item_size(&stored);
     let size_during = item_size(&during_item);
     let units = |size: usize, indexes: usize| size.div_ceil(1024) * (1 + indexes);
@@ -231,6 +513,24 @@ async fn main() {
         p99(&mut put),
         mw.as_secs_f64() / mp.as_secs_f64()
     );
+    println!();
+    println!(
+        "| path vs baseline | server | product median | raw median | ratio | p99 product / raw |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for comparison in [
+        &mut batch_vs_write,
+        &mut batch_vs_both,
+        &mut responsible,
+        &mut owner_vs_fanout,
+        &mut owner_vs_one,
+    ] {
+        println!("{}", comparison.row(&app.server));
+    }
+    println!();
+    println!("requests per batch of 25: {batch_requests:?}");
+    println!("requests per who-is-responsible: {responsible_requests:?}");
+    println!("requests per owner query: {owner_requests:?}");
     println!("requests per verify: {verify_requests:?}");
     println!("requests per audit write: {write_requests:?}");
     println!(

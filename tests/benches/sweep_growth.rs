@@ -1,6 +1,9 @@
-//! The sweep's cost as the table grows: requests and time for a run over 200 migrating
-//! accounts with 10,000 audit events in the table, then with 100,000. Cost must follow the
-//! candidates (accounts), not the table size.
+//! Growth: the sweep's and the usage aggregator's requests and time as the data grows 10x and
+//! 100x. The sweep runs over 200 migrating accounts with 1,000, 10,000 and 100,000 audit events
+//! in the table, then with 2,000 and 20,000 accounts that are not its candidates (inventoried,
+//! not yet migrating); the aggregator counts a stream batch of 1,000 records at each table size,
+//! then with 10x and 100x the distinct credentials. Cost must follow the candidates and the
+//! distinct counters, never the table size.
 //!
 //! Run: `infra/localddb.py run ministack -- cargo bench -p agentid-integration --bench sweep_growth`
 
@@ -14,13 +17,14 @@ use agentid::model::{
 use agentid::store::Expect;
 use agentid::sweep::{Sweep, SweepConfig};
 use agentid::time::Timestamp;
+use agentid::usage::Aggregator;
 use agentid::values::{Name, ScopeSet};
-use agentid_integration::spawn_app;
+use agentid_integration::{spawn_app, stream_batch, TestApp};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 const ACCOUNTS: usize = 200;
 
-async fn add_events(app: &agentid_integration::TestApp, from: usize, to: usize, now: Timestamp) {
+async fn add_events(app: &TestApp, from: usize, to: usize, now: Timestamp) {
     let mut batch = Vec::new();
     for i in from..to {
         let account = format!("sa-{}", i % ACCOUNTS);
@@ -66,11 +70,7 @@ async fn add_events(app: &agentid_integration::TestApp, from: usize, to: usize, 
     app.requests.take();
 }
 
-async fn measure(
-    app: &agentid_integration::TestApp,
-    sweep: &Sweep,
-    now: Timestamp,
-) -> (usize, Duration) {
+async fn measure(app: &TestApp, sweep: &Sweep, now: Timestamp) -> (usize, Duration) {
     let mut times = Vec::new();
     let mut requests = 0;
     for _ in 0..5 {
@@ -83,6 +83,93 @@ async fn measure(
     }
     times.sort();
     (requests, times[times.len() / 2])
+}
+
+/// One stream batch of 1,000 audit-event records spread over `distinct` credentials: the
+/// aggregator's requests and its median time over 5 batches.
+async fn measure_aggregation(
+    app: &TestApp,
+    distinct: usize,
+    next_sequence: &mut u64,
+    now: Timestamp,
+) -> (usize, Duration) {
+    let aggregator = Aggregator::new(app.store.clone());
+    let credentials: Vec<CredentialId> = (0..distinct).map(|_| CredentialId::generate()).collect();
+    let mut times = Vec::new();
+    let mut requests = 0;
+    for run in 0..5 {
+        let items: Vec<HashMap<String, AttributeValue>> = (0..1_000)
+            .map(|i| {
+                [
+                    ("PK", "ACTOR#agent#agt_bench".to_owned()),
+                    ("SK", format!("EVT#{now}#evt_{run}_{i:028}")),
+                    ("type", "audit_event".into()),
+                    ("actorType", "agent".into()),
+                    ("actorId", "agt_bench".into()),
+                    ("credentialId", credentials[i % distinct].to_string()),
+                    ("occurredAt", now.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
+                .collect()
+            })
+            .collect();
+        app.requests.take();
+        let t = Instant::now();
+        let (response, report) = aggregator
+            .handle(stream_batch(&items, *next_sequence))
+            .await;
+        times.push(t.elapsed());
+        *next_sequence += 1_000;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(report.counted, 1_000);
+        requests = app.requests.take().len();
+    }
+    times.sort();
+    (requests, times[times.len() / 2])
+}
+
+/// Accounts the sweep never looks at: inventoried, not yet migrating.
+async fn add_idle_accounts(app: &TestApp, from: usize, to: usize, now: Timestamp) {
+    for i in from..to {
+        let sa = ServiceAccount {
+            service_account_id: ServiceAccountId::parse(format!("idle-{i}")).unwrap(),
+            name: Name::parse(format!("idle account {i}")).unwrap(),
+            kind: ServiceAccountKind::Migrate,
+            status: ServiceAccountStatus::Active,
+            migration_state: MigrationState::Inventoried,
+            integrations: vec![],
+            integrations_reviewed: false,
+            scopes: ScopeSet::default(),
+            legacy_credential_id: Some(CredentialId::generate()),
+            migrated_to_agent_id: None,
+            migrated_at: None,
+            dual_write_until: None,
+            dual_write_ended_at: None,
+            revoked_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        app.store
+            .put_service_account(&sa, Expect::Absent)
+            .await
+            .unwrap();
+    }
+    app.requests.take();
+}
+
+fn print_growth(what: &str, points: &[(String, usize, Duration)]) {
+    println!();
+    println!("| {what} | requests | median time | requests / first | time / first |");
+    println!("|---|---|---|---|---|");
+    let (first_requests, first_time) = (points[0].1, points[0].2);
+    for (label, requests, time) in points {
+        println!(
+            "| {label} | {requests} | {time:.2?} | {:.3} | {:.3} |",
+            *requests as f64 / first_requests as f64,
+            time.as_secs_f64() / first_time.as_secs_f64()
+        );
+    }
 }
 
 #[tokio::main]
@@ -121,23 +208,44 @@ async fn main() {
             .unwrap();
     }
     let sweep = Sweep::new(app.store.clone(), SweepConfig::default());
-    add_events(&app, 0, 10_000, now).await;
-    let (small_requests, small_time) = measure(&app, &sweep, now).await;
-    add_events(&app, 10_000, 100_000, now).await;
-    let (large_requests, large_time) = measure(&app, &sweep, now).await;
+    let mut sequence = 1;
+    let (mut sweeps, mut aggregations) = (Vec::new(), Vec::new());
+    let mut events = 0;
+    for (target, label) in [(1_000, "1,000"), (10_000, "10,000"), (100_000, "100,000")] {
+        add_events(&app, events, target, now).await;
+        events = target;
+        let (requests, time) = measure(&app, &sweep, now).await;
+        sweeps.push((format!("{label} events, 200 candidates"), requests, time));
+        let (requests, time) = measure_aggregation(&app, 10, &mut sequence, now).await;
+        aggregations.push((
+            format!("{label} events in the table, 10 credentials"),
+            requests,
+            time,
+        ));
+    }
+    let mut accounts = 0;
+    for (target, label) in [(2_000, "2,000"), (20_000, "20,000")] {
+        add_idle_accounts(&app, accounts, target, now).await;
+        accounts = target;
+        let (requests, time) = measure(&app, &sweep, now).await;
+        sweeps.push((
+            format!("100,000 events, 200 candidates + {label} idle accounts"),
+            requests,
+            time,
+        ));
+    }
+    for (distinct, label) in [(100, "100"), (1_000, "1,000")] {
+        let (requests, time) = measure_aggregation(&app, distinct, &mut sequence, now).await;
+        aggregations.push((
+            format!("100,000 events in the table, {label} credentials"),
+            requests,
+            time,
+        ));
+    }
     println!("server: {}", app.server);
-    println!("accounts: {ACCOUNTS}; dry-run sweep, median of 5 runs");
-    println!(
-        "10,000 events: {small_requests} requests ({:.2} per account), {small_time:?}",
-        small_requests as f64 / ACCOUNTS as f64
-    );
-    println!(
-        "100,000 events: {large_requests} requests ({:.2} per account), {large_time:?}",
-        large_requests as f64 / ACCOUNTS as f64
-    );
-    println!(
-        "ratio 100k/10k: requests {:.3}, time {:.3}",
-        large_requests as f64 / small_requests as f64,
-        large_time.as_secs_f64() / small_time.as_secs_f64()
-    );
+    println!("sweep: dry run over {ACCOUNTS} accounts awaiting quiet, median of 5 runs");
+    print_growth("sweep", &sweeps);
+    println!();
+    println!("aggregator: stream batches of 1,000 records, median of 5 batches");
+    print_growth("aggregator", &aggregations);
 }

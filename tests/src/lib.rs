@@ -6,6 +6,7 @@
 //! server and sets the endpoint. Without an endpoint the harness refuses to run rather than
 //! reach a real AWS account.
 
+pub mod capacity;
 pub mod faults;
 pub mod hygiene;
 
