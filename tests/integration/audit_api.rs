@@ -763,13 +763,17 @@ async fn a_busy_owners_events_spread_over_every_shard_and_still_list_in_one_call
         assert_eq!(status, 200, "{page}");
         let sent = app.requests.take();
         assert!(
-            !sent.is_empty()
-                && sent.len() <= agentid::keys::ACCOUNTABLE_SHARDS as usize
-                && sent.iter().all(|op| op == "Query"),
+            !sent.is_empty() && sent.iter().all(|op| op == "Query"),
             "{sent:?}"
         );
         let items = page["items"].as_array().unwrap();
-        assert!(!items.is_empty() && items.len() <= 7, "{page}");
+        if page["nextToken"].is_string() {
+            assert_eq!(items.len(), 7, "every page but the last is full: {page}");
+        } else {
+            // The last page may be short, or even empty when the page before ended exactly
+            // where the events did.
+            assert!(items.len() <= 7, "{page}");
+        }
         agent_events += items.iter().filter(|e| e["actorType"] == "agent").count();
         listed.extend(items.iter().map(|e| {
             (

@@ -214,9 +214,9 @@ impl EventSource {
     }
 }
 
-/// How many items to ask of each of `sources` for a merged page of `limit`: twice an even
-/// share, so a page is nearly always full when events spread evenly (the shards of one owner),
-/// and never more than the page itself.
+/// How many items to ask of each of `sources` first for a merged page of `limit`: twice an even
+/// share, so one round nearly always fills the page when events spread evenly (the shards of one
+/// owner), and never more than the page itself.
 fn per_source_limit(limit: u16, sources: usize) -> u16 {
     let sources = u16::try_from(sources.max(1)).unwrap_or(u16::MAX);
     limit.div_ceil(sources).saturating_mul(2).min(limit)
@@ -228,12 +228,30 @@ fn sort_key(item: &Item) -> &str {
         .map_or("", String::as_str)
 }
 
+/// Most rounds of reads for one merged page.
+const MAX_MERGE_ROUNDS: usize = 8;
+
+/// Where one source of a merged page stands.
+struct SourceState {
+    /// Read but not yet returned, newest first.
+    buffer: std::collections::VecDeque<Item>,
+    /// Where the next read starts: `None` from the top of the range.
+    start: Option<Item>,
+    /// Nothing is left beyond the buffer.
+    exhausted: bool,
+    /// The cursor this page started from, for the token when nothing of this source is used.
+    page_start: Option<Option<Item>>,
+    /// The key to resume after: the last item returned (or read past) on this page.
+    resume: Option<Item>,
+}
+
 impl Store {
-    /// A newest-first page merged from `sources`, queried at once. Each source is read a
-    /// share of the page; an item is returned only when no unexhausted source could still hold
-    /// a newer one (it is at or above every such source's oldest item read), so pages are in
-    /// order across sources and nothing is skipped or repeated. The page token holds one cursor
-    /// per source.
+    /// A newest-first page merged from `sources`. Each source is first read a share of the
+    /// page, all at once. An item is returned only while every source that is not finished has
+    /// something read (so the newest of their heads is the newest left anywhere); a source that
+    /// runs dry before the page is full is read again for what the page still needs. Pages are
+    /// therefore full unless the listing ends, in order across sources, and nothing repeats or
+    /// is skipped. The page token holds one cursor per source.
     async fn query_merged(
         &self,
         sources: &[EventSource],
@@ -265,75 +283,86 @@ impl Store {
         let through = until
             .map(keys::event_sort_through)
             .unwrap_or_else(|| "EVT#~".into());
-        let limit = page.limit();
-        let share = per_source_limit(limit, sources.len());
-        let fetches = sources.iter().zip(&cursors).map(|(source, cursor)| {
-            let spec = QuerySpec {
-                index: source.index,
-                pk_attr: source.pk_attr,
-                sk_attr: source.sk_attr,
-                pk: source.pk.clone(),
-                range: SortRange::Between(from.clone(), through.clone()),
-                forward: false,
-            };
-            async move {
-                match cursor {
-                    // Finished on an earlier page.
-                    None => Ok((Vec::new(), true)),
-                    Some(start) => {
-                        let (items, last) = self.query_raw(spec, share, start.clone()).await?;
-                        Ok::<_, StoreError>((items, last.is_none()))
-                    }
-                }
-            }
-        });
-        let fetched = futures::future::try_join_all(fetches).await?;
-
-        // No item below the newest of the unexhausted sources' oldest reads may be returned
-        // yet: that source's next read could hold something newer than it.
-        // (A source that read nothing yet is not exhausted holds nothing above its cursor.)
-        let watermark = fetched
-            .iter()
-            .zip(&cursors)
-            .filter(|((_, exhausted), _)| !exhausted)
-            .filter_map(|((items, _), cursor)| {
-                items
-                    .last()
-                    .or(cursor.as_ref().and_then(Option::as_ref))
-                    .map(sort_key)
+        let limit = usize::from(page.limit());
+        let mut states: Vec<SourceState> = cursors
+            .into_iter()
+            .map(|cursor| SourceState {
+                buffer: Default::default(),
+                start: cursor.clone().flatten(),
+                exhausted: cursor.is_none(),
+                page_start: cursor,
+                resume: None,
             })
-            .max()
-            .map(str::to_owned);
-        let mut positions = vec![0usize; sources.len()];
+            .collect();
         let mut taken = Vec::new();
-        while taken.len() < usize::from(limit) {
-            let newest = fetched
+        let mut ask = per_source_limit(page.limit(), sources.len());
+        // Every round reads at least one item or finishes a source; the bound only guards
+        // against a server that answers empty pages without end (the page is then short).
+        for _round in 0..MAX_MERGE_ROUNDS {
+            // Read every source that is dry but not finished, at once.
+            let reads = sources
                 .iter()
+                .zip(&states)
                 .enumerate()
-                .filter_map(|(n, (items, _))| items.get(positions[n]).map(|item| (n, item)))
-                .max_by(|a, b| sort_key(a.1).cmp(sort_key(b.1)));
-            let Some((n, item)) = newest else { break };
-            if watermark.as_deref().is_some_and(|w| sort_key(item) < w) {
+                .filter(|(_, (_, state))| state.buffer.is_empty() && !state.exhausted)
+                .map(|(n, (source, state))| {
+                    let spec = QuerySpec {
+                        index: source.index,
+                        pk_attr: source.pk_attr,
+                        sk_attr: source.sk_attr,
+                        pk: source.pk.clone(),
+                        range: SortRange::Between(from.clone(), through.clone()),
+                        forward: false,
+                    };
+                    let start = state.start.clone();
+                    async move {
+                        let (items, last) = self.query_raw(spec, ask, start).await?;
+                        Ok::<_, StoreError>((n, items, last))
+                    }
+                });
+            for (n, items, last) in futures::future::try_join_all(reads).await? {
+                let state = &mut states[n];
+                state.exhausted = last.is_none();
+                if items.is_empty() {
+                    state.resume = last.clone().or(state.resume.take());
+                }
+                state.start = last;
+                state.buffer.extend(items);
+            }
+            // Return items while every unfinished source has a head to compare.
+            while taken.len() < limit && states.iter().all(|s| !s.buffer.is_empty() || s.exhausted)
+            {
+                let newest = states
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(n, s)| s.buffer.front().map(|item| (n, sort_key(item))))
+                    .max_by(|a, b| a.1.cmp(b.1))
+                    .map(|(n, _)| n);
+                let Some(n) = newest else { break };
+                let item = states[n].buffer.pop_front().expect("a head");
+                states[n].resume = Some(item.clone());
+                taken.push(item);
+            }
+            let finished = states.iter().all(|s| s.buffer.is_empty() && s.exhausted);
+            if taken.len() >= limit || finished {
                 break;
             }
-            taken.push(item.clone());
-            positions[n] += 1;
+            // Some source ran dry first: read it again for what the page still needs.
+            ask = u16::try_from(limit - taken.len()).unwrap_or(u16::MAX);
         }
 
-        let next_cursors: Vec<Value> = fetched
+        let next_cursors: Vec<Value> = states
             .iter()
-            .zip(&cursors)
             .zip(sources)
-            .zip(&positions)
-            .map(|(((fetched, cursor), source), &used)| {
-                let (items, exhausted) = fetched;
-                match cursor {
-                    None => json!("done"),
-                    Some(_) if used == items.len() && *exhausted => json!("done"),
-                    Some(previous) if used == 0 => previous
-                        .as_ref()
-                        .map_or(Value::Null, |key| plain_key(key, source.cursor_attrs)),
-                    Some(_) => plain_key(&items[used - 1], source.cursor_attrs),
+            .map(|(state, source)| {
+                if state.buffer.is_empty() && state.exhausted {
+                    json!("done")
+                } else {
+                    match (&state.resume, &state.page_start) {
+                        (Some(key), _) => plain_key(key, source.cursor_attrs),
+                        (None, Some(Some(key))) => plain_key(key, source.cursor_attrs),
+                        (None, _) => Value::Null,
+                    }
                 }
             })
             .collect();

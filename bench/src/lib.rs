@@ -1,0 +1,3 @@
+//! Benchmark support: the init variants of the cold-start experiment (`probe`).
+
+pub mod probe;
