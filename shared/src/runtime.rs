@@ -32,12 +32,87 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The AWS configuration from the environment (region, credentials, endpoint overrides such
-/// as `AWS_ENDPOINT_URL_DYNAMODB`).
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+/// Set to `1` to trust the platform's root certificates instead of the compiled-in Amazon
+/// roots (for a partition whose endpoints chain elsewhere, or a TLS-inspecting proxy).
+pub const NATIVE_ROOTS_VAR: &str = "AGENTID_TLS_NATIVE_ROOTS";
+
+/// The Amazon Trust Services roots, and the Starfield root they are cross-signed by: every AWS
+/// service endpoint's certificate chains to one of them. Compiled in, so init reads no
+/// certificate files (loading the platform store is most of a naive function's init time; see
+/// BENCHMARKS.md, cold start).
+const AMAZON_ROOTS: &str = include_str!("amazon_roots.pem");
+
+/// Which root certificates the HTTP client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// The compiled-in Amazon roots.
+    Amazon,
+    /// The platform's root store (read from disk when the client is built).
+    Platform,
+}
+
+/// An HTTP client for AWS clients: rustls (ring), trusting `roots`.
+pub fn http_client_trusting(
+    roots: Roots,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let trust = match roots {
+        Roots::Platform => tls::TrustStore::default(),
+        Roots::Amazon => tls::TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_ROOTS.as_bytes()),
+    };
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("the compiled-in roots are valid PEM");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(context)
+        .build_https()
+}
+
+/// The HTTP client of every AWS client: the compiled-in Amazon roots, or the platform's with
+/// `AGENTID_TLS_NATIVE_ROOTS=1`.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    let native = std::env::var(NATIVE_ROOTS_VAR).is_ok_and(|v| v == "1");
+    http_client_trusting(if native {
+        Roots::Platform
+    } else {
+        Roots::Amazon
+    })
+}
+
+/// The AWS configuration from the environment Lambda gives a function, and nothing else: the
+/// region from `AWS_REGION` (or `AWS_DEFAULT_REGION`), credentials from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`. No profile files are read and no metadata
+/// service is asked, so init probes nothing. `AWS_ENDPOINT_URL_DYNAMODB` still points the
+/// DynamoDB client elsewhere (local servers; see [`client_config`]).
+pub fn aws_config() -> Result<aws_config::SdkConfig, InitError> {
+    aws_config_with(http_client())
+}
+
+/// As [`aws_config`], with the given HTTP client.
+pub fn aws_config_with(
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> Result<aws_config::SdkConfig, InitError> {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .map_err(|_| InitError::Config("AWS_REGION must be set".into()))?;
+    Ok(aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ),
+        )
+        .http_client(http)
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .build())
 }
 
 /// The store over the table named by `TABLE_NAME`, with the client built once.
@@ -48,9 +123,9 @@ pub fn store(sdk: &aws_config::SdkConfig) -> Result<Store, InitError> {
     Ok(Store::new(client, table))
 }
 
-/// The store, from a freshly loaded configuration.
-pub async fn store_from_env() -> Result<Store, InitError> {
-    store(&aws_config().await)
+/// The store, from the environment's configuration.
+pub fn store_from_env() -> Result<Store, InitError> {
+    store(&aws_config()?)
 }
 
 /// The pepper: `AGENTID_PEPPER` when set (local runs), otherwise the SSM SecureString named by

@@ -267,9 +267,8 @@ pub async fn spawn_app_with(
     adjust: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
 ) -> TestApp {
     hygiene::init();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk =
+        agentid::runtime::aws_config().expect("AWS_REGION and credentials in the environment");
     let requests = RequestCounter::default();
     let config = adjust(client_config(&sdk).interceptor(requests.clone())).build();
     let client = Client::from_conf(config);
@@ -299,9 +298,8 @@ pub async fn spawn_app_behind_faults(mix: FaultMix, seed: u64) -> (TestApp, Faul
     let mut app = spawn_app().await;
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("checked by spawn_app");
     let proxy = FaultProxy::start(&upstream, mix, seed).await;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk =
+        agentid::runtime::aws_config().expect("AWS_REGION and credentials in the environment");
     let config = client_config(&sdk)
         .endpoint_url(proxy.endpoint.clone())
         .retry_config(

@@ -24,9 +24,8 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk =
+        agentid::runtime::aws_config().expect("AWS_REGION and credentials in the environment");
     let client = aws_sdk_dynamodb::Client::from_conf(agentid::store::client_config(&sdk).build());
     let table = format!("agentid-put-load-{}", std::process::id());
     agentid::table::create_table(&client, &table)

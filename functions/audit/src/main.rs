@@ -8,7 +8,7 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let api = AuditApi::new(runtime::store_from_env().await?);
+    let api = AuditApi::new(runtime::store_from_env()?);
     let api = &api;
     run(service_fn(move |req| async move {
         Ok::<_, Error>(api.handle(req).await)

@@ -9,7 +9,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let sdk = runtime::aws_config().await;
+    let sdk = runtime::aws_config()?;
     let authorizer = Authorizer::new(runtime::store(&sdk)?, runtime::pepper(&sdk).await?);
     let authorizer = &authorizer;
     run(service_fn(

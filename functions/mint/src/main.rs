@@ -7,7 +7,7 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let sdk = runtime::aws_config().await;
+    let sdk = runtime::aws_config()?;
     let mint = Mint::new(runtime::store(&sdk)?, runtime::pepper(&sdk).await?);
     let mint = &mint;
     run(service_fn(move |req| async move {

@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let sweep = Sweep::new(runtime::store_from_env().await?, SweepConfig::from_env());
+    let sweep = Sweep::new(runtime::store_from_env()?, SweepConfig::from_env());
     let sweep = &sweep;
     run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {

@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
-    let aggregator = Aggregator::new(runtime::store_from_env().await?);
+    let aggregator = Aggregator::new(runtime::store_from_env()?);
     let aggregator = &aggregator;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(aggregator.handle(event.payload).await.0)

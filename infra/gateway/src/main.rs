@@ -144,7 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")?;
 
-    let sdk = agentid::runtime::aws_config().await;
+    let sdk = agentid::runtime::aws_config()?;
     let client = aws_sdk_dynamodb::Client::from_conf(client_config(&sdk).build());
     if client
         .describe_table()

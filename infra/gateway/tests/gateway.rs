@@ -30,9 +30,8 @@ fn gateway(app: &TestApp) -> Gateway {
 
 /// The table's stream feeding the usage aggregator, polled every 100 ms, as the gateway runs it.
 async fn follow_stream(app: &TestApp) -> tokio::task::JoinHandle<()> {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk =
+        agentid::runtime::aws_config().expect("AWS_REGION and credentials in the environment");
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
     let streams = aws_sdk_dynamodbstreams::Client::from_conf(
         aws_sdk_dynamodbstreams::config::Builder::from(&sdk)

@@ -47,17 +47,25 @@ pub const SDK_MAX_ATTEMPTS: u32 = 5;
 /// Extra attempts for a transaction cancelled only by a conflict with a concurrent one.
 const TRANSACTION_CONFLICT_RETRIES: u32 = 8;
 
+/// Points the DynamoDB client at another endpoint (a local server).
+pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
+
 /// The DynamoDB client configuration every function uses: standard retries with backoff on
-/// throttling and transient errors, and timeouts well inside API Gateway's 29 s.
+/// throttling and transient errors, timeouts well inside API Gateway's 29 s, and the endpoint
+/// in `AWS_ENDPOINT_URL_DYNAMODB` when it is set.
 pub fn client_config(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::config::Builder::from(sdk)
+    let builder = aws_sdk_dynamodb::config::Builder::from(sdk)
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(Duration::from_secs(5))
                 .operation_timeout(Duration::from_secs(20))
                 .build(),
-        )
+        );
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(endpoint) if !endpoint.is_empty() => builder.endpoint_url(endpoint),
+        _ => builder,
+    }
 }
 
 /// Access to the single table.

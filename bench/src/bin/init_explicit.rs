@@ -1,6 +1,0 @@
-//! Cold-start experiment: init variant `Explicit` (see `probe`).
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    agentid_bench::probe::serve(agentid_bench::probe::Variant::Explicit).await
-}
