@@ -8,6 +8,7 @@
 //! written is reported in `batchItemFailures` from its earliest record, so the retry starts there
 //! and the rest of the shard is not held back by a bad record.
 
+use futures::StreamExt;
 use std::collections::BTreeMap;
 
 use aws_lambda_events::dynamodb::Event;
@@ -20,6 +21,9 @@ use crate::keys::item_type;
 use crate::model::{ActorType, UsageSubject};
 use crate::store::{Store, StreamSequence, UseRecord};
 use crate::time::Timestamp;
+
+/// Counter writes one batch keeps in flight at once.
+const COUNTERS_IN_FLIGHT: usize = 16;
 
 /// The attributes of an audit-event image that usage needs.
 #[derive(Debug, Deserialize)]
@@ -126,9 +130,18 @@ impl Aggregator {
         }
 
         let mut retry_from: Option<(StreamSequence, String)> = None;
-        for ((subject, day), group) in groups {
+        // Counters are distinct items: apply them at once, a bounded number in flight.
+        let applied: Vec<_> = futures::stream::iter(groups)
+            .map(|((subject, day), group)| async move {
+                let result = self.store.apply_usage(&subject, day, &group.uses).await;
+                (subject, day, group, result)
+            })
+            .buffer_unordered(COUNTERS_IN_FLIGHT)
+            .collect()
+            .await;
+        for (subject, day, group, result) in applied {
             report.counters += 1;
-            match self.store.apply_usage(&subject, day, &group.uses).await {
+            match result {
                 Ok(applied) => {
                     report.counted += applied.counted;
                     report.already_counted += applied.already_counted;

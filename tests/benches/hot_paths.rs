@@ -10,7 +10,8 @@ use agentid::keys;
 use agentid::model::{Actor, AuditEvent, Outcome};
 use agentid::time::Timestamp;
 use agentid::values::{Action, Resource};
-use agentid_integration::{http_request, new_agent, spawn_app, As};
+use agentid_integration::faults::FaultMix;
+use agentid_integration::{http_request, new_agent, spawn_app, spawn_app_behind_faults, As};
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, WriteRequest,
 };
@@ -527,6 +528,100 @@ async fn main() {
     ] {
         println!("{}", comparison.row(&app.server));
     }
+    println!();
+    // The owner's listing again, with every request held 5 ms on its way to the server (a
+    // network round trip): the four Queries overlap, so the call costs about one round trip.
+    let latency = Duration::from_millis(5);
+    let (far, proxy) = spawn_app_behind_faults(FaultMix::round_trip(latency), 8).await;
+    far.store
+        .upsert_user(
+            &owner,
+            &agentid::values::Email::parse("govind@example.com").unwrap(),
+            &agentid::values::ScopeSet::parse(["repo:read"]).unwrap(),
+            false,
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let far_events: Vec<AuditEvent> = (0..200).map(|i| event(500_000 + i, false)).collect();
+    for chunk in far_events.chunks(agentid::store::MAX_BATCH) {
+        far.store.put_audit_events(chunk).await.unwrap();
+    }
+    let far_raw = aws_sdk_dynamodb::Client::from_conf(
+        agentid::store::client_config(&agentid::runtime::aws_config().unwrap())
+            .endpoint_url(proxy.endpoint.clone())
+            .build(),
+    );
+    let far_table = far.store.table_name().to_owned();
+    let mut copies = Vec::new();
+    for i in 0..200 {
+        let mut raw = stored.clone();
+        let sk = AttributeValue::S(format!("EVT#{}#unsharded{i}", Timestamp::now()));
+        raw.insert("PK".into(), AttributeValue::S("BENCH#unsharded".into()));
+        raw.insert("SK".into(), sk.clone());
+        raw.insert(
+            "GSI1PK".into(),
+            AttributeValue::S("UNSHARDED#govind".into()),
+        );
+        raw.insert("GSI1SK".into(), sk);
+        copies.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(raw)).build().unwrap())
+                .build(),
+        );
+    }
+    for chunk in copies.chunks(25) {
+        far_raw
+            .batch_write_item()
+            .request_items(&far_table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
+    proxy.inject(true);
+    let mut far_owner = compare(
+        "owner's events, 20 (API), 5 ms round trip",
+        "1 Query, unsharded, 5 ms round trip",
+        HEAVY_ROUNDS,
+        async |_| {
+            let response = far
+                .audit
+                .handle(http_request(
+                    "GET",
+                    owner_path,
+                    As::User("govind"),
+                    None,
+                    &[],
+                ))
+                .await;
+            assert_eq!(response.status(), 200);
+        },
+        async |_| {
+            let out = far_raw
+                .query()
+                .table_name(&far_table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b")
+                .expression_attribute_values(":pk", AttributeValue::S("UNSHARDED#govind".into()))
+                .expression_attribute_values(
+                    ":a",
+                    AttributeValue::S(format!(
+                        "EVT#{}",
+                        Timestamp::now().minus(chrono::Duration::days(7))
+                    )),
+                )
+                .expression_attribute_values(":b", AttributeValue::S("EVT#~".into()))
+                .scan_index_forward(false)
+                .limit(20)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(out.count, 20);
+        },
+    )
+    .await;
+    proxy.inject(false);
+    println!("{}", far_owner.row(&app.server));
     println!();
     println!("requests per batch of 25: {batch_requests:?}");
     println!("requests per who-is-responsible: {responsible_requests:?}");

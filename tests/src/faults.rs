@@ -59,7 +59,9 @@ impl Fault {
 pub struct FaultMix {
     /// Delayed requests.
     pub delay: u64,
-    /// Longest delay; each delayed request waits a uniform draw up to this.
+    /// Shortest delay.
+    pub min_delay: Duration,
+    /// Longest delay; each delayed request waits a uniform draw between the two.
     pub max_delay: Duration,
     /// Connections closed before forwarding.
     pub drop_before: u64,
@@ -78,12 +80,28 @@ impl FaultMix {
     pub fn harsh(max_delay: Duration) -> Self {
         Self {
             delay: 60,
+            min_delay: Duration::ZERO,
             max_delay,
             drop_before: 30,
             drop_after: 50,
             server_error: 30,
             throughput_exceeded: 40,
             throttling: 40,
+        }
+    }
+
+    /// No fault, but every request held for `latency` before it is forwarded: a network round
+    /// trip, so that requests sent at once are seen to overlap.
+    pub fn round_trip(latency: Duration) -> Self {
+        Self {
+            delay: 1000,
+            min_delay: latency,
+            max_delay: latency,
+            drop_before: 0,
+            drop_after: 0,
+            server_error: 0,
+            throughput_exceeded: 0,
+            throttling: 0,
         }
     }
 
@@ -120,8 +138,13 @@ impl FaultMix {
             per_mille < edge
         };
         if next(self.delay) {
-            let max = self.max_delay.as_millis().max(1) as u64;
-            Fault::Delay(Duration::from_millis((roll / 1000) % max + 1))
+            let min = self.min_delay.as_millis() as u64;
+            let span = (self.max_delay.as_millis() as u64)
+                .saturating_sub(min)
+                .max(1);
+            Fault::Delay(Duration::from_millis(
+                (min + (roll / 1000) % span + 1).min(self.max_delay.as_millis().max(1) as u64),
+            ))
         } else if next(self.drop_before) {
             Fault::DropBefore
         } else if next(self.drop_after) {
@@ -392,6 +415,17 @@ mod tests {
                 }
                 other => panic!("expected a delay, drew {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_round_trip_delays_every_request_by_exactly_its_latency() {
+        let mix = FaultMix::round_trip(Duration::from_millis(5));
+        for n in 0..10_000u64 {
+            assert_eq!(
+                mix.draw(splitmix64(n)),
+                Fault::Delay(Duration::from_millis(5))
+            );
         }
     }
 }
