@@ -33,6 +33,25 @@ use serde_json::{json, Value};
 use crate::event::{match_route, Auth, RouteMatch};
 use crate::jwt::DevJwt;
 
+/// The gateway as an HTTP service: every request, whatever its path, goes to
+/// [`Gateway::handle`].
+pub fn router(gateway: std::sync::Arc<Gateway>) -> axum::Router {
+    async fn handle(
+        axum::extract::State(gateway): axum::extract::State<std::sync::Arc<Gateway>>,
+        method: Method,
+        uri: http::Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response<axum::body::Body> {
+        let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        gateway
+            .handle(&method, &target, &headers, body)
+            .await
+            .map(axum::body::Body::from)
+    }
+    axum::Router::new().fallback(handle).with_state(gateway)
+}
+
 /// How long a dev token from `POST /_local/token` lives.
 pub const DEV_TOKEN_SECONDS: u64 = 12 * 3600;
 

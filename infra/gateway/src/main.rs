@@ -15,12 +15,9 @@ use agentid::time::Timestamp;
 use agentid::usage::Aggregator;
 use agentid_local::jwt::DevJwt;
 use agentid_local::Gateway;
-use axum::extract::State;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use bytes::Bytes;
 use clap::Parser;
-use http::{HeaderMap, Method, Uri};
 
 /// The whole system locally: a DynamoDB-compatible server, the table, every function behind
 /// the template's routes, local JWTs, the authorizer, the stream consumer and the sweep.
@@ -83,20 +80,6 @@ fn local_pepper(args: &Args) -> Result<Pepper, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.state_dir)?;
     std::fs::write(&path, STANDARD.encode(&bytes))?;
     Ok(Pepper::from_bytes(bytes)?)
-}
-
-async fn handle(
-    State(gateway): State<Arc<Gateway>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> http::Response<axum::body::Body> {
-    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    gateway
-        .handle(&method, &target, &headers, body)
-        .await
-        .map(axum::body::Body::from)
 }
 
 #[tokio::main]
@@ -193,7 +176,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     });
 
-    let app = axum::Router::new().fallback(handle).with_state(gateway);
+    let app = agentid_local::router(gateway);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     eprintln!(
