@@ -670,6 +670,17 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_inventory_is_valid() {
+        std::env::set_var("LEGACY_DEPLOY_BOT", "example-legacy-secret-0001");
+        std::env::set_var("LEGACY_PLATFORM", "example-legacy-secret-0002");
+        let (good, bad) = from_csv(include_str!("../../docs/inventory.example.csv"));
+        assert_eq!(bad, []);
+        assert_eq!(good.len(), 4);
+        assert!(good[2].owner_of_record && good[2].integrations.len() == 2);
+        assert!(!good[3].integrations_reviewed);
+    }
+
+    #[test]
     fn a_rows_digest_changes_with_its_content_only() {
         let (rows, _) = from_csv("id,name,kind\nsa-a,A,migrate\nsa-a2,A,migrate\n");
         let mut moved = rows[0].clone();

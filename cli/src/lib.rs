@@ -34,14 +34,24 @@ where
 {
     let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(err) => {
-            let code = if err.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
-            };
+        Err(err) if !err.use_stderr() => {
+            // --help and --version.
             let _ = err.print();
-            return code;
+            return EXIT_OK;
+        }
+        Err(err)
+            if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            let _ = err.print();
+            return EXIT_USAGE;
+        }
+        Err(err) => {
+            // clap's first line says what is wrong; the usage block after it is for --help.
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("bad command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("agentctl: error: {first} (agentctl --help shows the commands)");
+            return EXIT_USAGE;
         }
     };
     match commands::run(&cli) {

@@ -514,6 +514,24 @@ async fn migrate_audit_status_and_rollback_from_the_command_line() {
         .agentctl(&["audit", "--owner", "priya", "--since", "1h"])
         .ok();
     assert!(table.stdout.contains("repo.push") && table.stdout.contains("sa-deploy"));
+    let agent = pushed["actorId"].as_str().unwrap();
+    let by_actor = env
+        .agentctl(&["audit", "--actor", agent, "--actor-type", "agent", "--json"])
+        .ok()
+        .json();
+    let actions: Vec<&str> = by_actor["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["repo.push"]);
+    let limited = env
+        .agentctl(&["audit", "--owner", "root", "--limit", "2", "--json"])
+        .ok()
+        .json();
+    assert_eq!(limited["items"].as_array().unwrap().len(), 2);
+    assert_eq!(limited["more"], true);
 
     let status = env.agentctl(&["migration", "status"]).ok();
     let row = |id: &str| {
@@ -553,6 +571,20 @@ async fn bad_input_gets_one_line_and_the_documented_exit_code() {
     env.admin_with_users();
     let unknown_flag = env.agentctl(&["agents", "list", "--colour"]);
     assert_eq!(unknown_flag.code, 2);
+    assert_eq!(
+        unknown_flag.stderr.lines().count(),
+        1,
+        "{}",
+        unknown_flag.stderr
+    );
+    assert!(
+        unknown_flag.stderr.contains("--colour"),
+        "{}",
+        unknown_flag.stderr
+    );
+    let help = env.agentctl(&["--help"]).ok();
+    assert!(help.stdout.contains("The six steps"), "{}", help.stdout);
+    assert_eq!(env.agentctl(&[]).code, 2);
     let not_found = env.agentctl(&["who-is-responsible", "agt_00000000000000000000000000000000"]);
     assert_eq!(not_found.code, 3, "{}", not_found.stderr);
     assert_eq!(not_found.stderr.lines().count(), 1, "{}", not_found.stderr);
@@ -600,6 +632,40 @@ async fn bad_input_gets_one_line_and_the_documented_exit_code() {
     );
     let bad_url = env.agentctl_at("localhost:8080", &["migration", "status"]);
     assert_eq!(bad_url.code, 2);
+    // Something that is not the API answers: one line, no panic.
+    let impostor = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let impostor_url = format!("http://{}", impostor.local_addr().unwrap());
+    let answering = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let (mut socket, _) = impostor.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let page = "<html>captive portal</html>";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    let token = DevJwt::from_key(DEV_KEY.to_vec())
+        .issue("root", true, 600)
+        .unwrap();
+    let not_the_api = env.agentctl_with(&impostor_url, Some(&token), &["migration", "status"]);
+    answering.abort();
+    assert_eq!(not_the_api.code, 1);
+    assert_eq!(
+        not_the_api.stderr.lines().count(),
+        1,
+        "{}",
+        not_the_api.stderr
+    );
+    assert!(
+        not_the_api.stderr.contains("not JSON"),
+        "{}",
+        not_the_api.stderr
+    );
     for run in [
         unknown_flag,
         not_found,
@@ -607,6 +673,7 @@ async fn bad_input_gets_one_line_and_the_documented_exit_code() {
         missing,
         unreachable,
         bad_url,
+        not_the_api,
     ] {
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }

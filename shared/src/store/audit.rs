@@ -215,11 +215,17 @@ impl EventSource {
 }
 
 /// How many items to ask of each of `sources` first for a merged page of `limit`: twice an even
-/// share, so one round nearly always fills the page when events spread evenly (the shards of one
-/// owner), and never more than the page itself.
+/// share and four more, never more than the page itself. When events spread evenly (the shards
+/// of one owner) one shard then holds more than that of the newest `limit` so rarely that one
+/// round fills the page: for a page of 20 over 4 shards, 1 page in 30,000 needs a second round
+/// (twice the share alone: 1 in 30).
 fn per_source_limit(limit: u16, sources: usize) -> u16 {
     let sources = u16::try_from(sources.max(1)).unwrap_or(u16::MAX);
-    limit.div_ceil(sources).saturating_mul(2).min(limit)
+    limit
+        .div_ceil(sources)
+        .saturating_mul(2)
+        .saturating_add(4)
+        .min(limit)
 }
 
 fn sort_key(item: &Item) -> &str {
@@ -561,5 +567,52 @@ impl Store {
             EventSource::dual_written(account),
         ];
         self.query_merged(&sources, since, until, page).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_source_limit;
+
+    /// Of `trials` pages whose newest `limit` events fall on `shards` shards at random, those
+    /// in which some shard supplies `ask` of them before the page is full: the pages a first
+    /// round of `ask` per shard cannot fill.
+    fn second_rounds(limit: usize, shards: usize, ask: usize, trials: u64) -> u64 {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            // splitmix64: a fixed, well-spread sequence.
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        (0..trials)
+            .filter(|_| {
+                let mut taken = vec![0usize; shards];
+                (0..limit - 1).any(|_| {
+                    let shard = (next() % shards as u64) as usize;
+                    taken[shard] += 1;
+                    taken[shard] == ask
+                })
+            })
+            .count() as u64
+    }
+
+    #[test]
+    fn the_first_round_asks_enough_that_an_even_spread_fills_the_page_at_once() {
+        assert_eq!(per_source_limit(20, 4), 14);
+        assert_eq!(per_source_limit(100, 4), 54);
+        assert_eq!(per_source_limit(5, 4), 5);
+        assert_eq!(per_source_limit(1, 4), 1);
+        assert_eq!(per_source_limit(100, 1), 100);
+        let trials = 200_000;
+        let now = second_rounds(20, 4, usize::from(per_source_limit(20, 4)), trials);
+        let twice_the_share = second_rounds(20, 4, 10, trials);
+        assert!(
+            now * 10_000 < trials,
+            "{now} of {trials} pages need a second round"
+        );
+        assert!(twice_the_share * 100 > trials, "{twice_the_share}");
     }
 }
