@@ -151,9 +151,7 @@ fn users_command(api: &Api, command: &UsersCommand, out: &Out) -> Result<(), Cli
                 Some(&body),
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 let u = &answer["user"];
                 out.line(&format!(
                     "user {} <{}>: {}, scopes {}{}",
@@ -167,7 +165,7 @@ fn users_command(api: &Api, command: &UsersCommand, out: &Out) -> Result<(), Cli
                         ""
                     }
                 ));
-            }
+            });
         }
         UsersCommand::Offboard { user, reason } => {
             let body = match reason {
@@ -180,15 +178,13 @@ fn users_command(api: &Api, command: &UsersCommand, out: &Out) -> Result<(), Cli
                 Some(&body),
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 out.line(&format!(
                     "offboarded {user}: {} agents and {} credentials revoked",
                     count(&answer["revokedAgents"]),
                     count(&answer["revokedCredentials"])
                 ));
-            }
+            });
         }
     }
     Ok(())
@@ -217,9 +213,7 @@ fn sa_command(api: &Api, command: &SaCommand, out: &Out) -> Result<(), CliError>
                 Some(&body),
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 let of_record = if answer["owner"]["ownerOfRecord"] == true {
                     " (owner of record)"
                 } else {
@@ -230,7 +224,7 @@ fn sa_command(api: &Api, command: &SaCommand, out: &Out) -> Result<(), CliError>
                     text(&answer["owner"]["ownerUserId"]),
                     text(&answer["serviceAccount"]["migrationState"])
                 ));
-            }
+            });
             Ok(())
         }
         SaCommand::Migrate {
@@ -247,9 +241,7 @@ fn sa_command(api: &Api, command: &SaCommand, out: &Out) -> Result<(), CliError>
                 Some(&body),
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 let agent = &answer["agent"];
                 out.line(&format!(
                     "{service_account} → agent {} ({}) owned by {}",
@@ -262,7 +254,7 @@ fn sa_command(api: &Api, command: &SaCommand, out: &Out) -> Result<(), CliError>
                     when(&answer["serviceAccount"]["dualWriteUntil"])
                 ));
                 show_secret(&answer["credential"], out);
-            }
+            });
             warn_secret(&answer["credential"]);
             Ok(())
         }
@@ -273,15 +265,13 @@ fn sa_command(api: &Api, command: &SaCommand, out: &Out) -> Result<(), CliError>
                 None,
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
-                out.line(&format!(
-                    "{service_account} rolled back to {}: agent {} revoked; the old credential still works",
-                    text(&answer["serviceAccount"]["migrationState"]),
-                    text(&answer["revokedAgentId"])
-                ));
-            }
+            out.answer(&answer, |out| {
+            out.line(&format!(
+                "{service_account} rolled back to {}: agent {} revoked; the old credential still works",
+                text(&answer["serviceAccount"]["migrationState"]),
+                text(&answer["revokedAgentId"])
+            ));
+            });
             Ok(())
         }
     }
@@ -427,9 +417,7 @@ fn agents_command(api: &Api, command: &AgentsCommand, out: &Out) -> Result<(), C
             // A fresh key per invocation: a retry after a dropped connection creates nothing new.
             let key = format!("agentctl-{}", uuid::Uuid::new_v4().simple());
             let answer = api.call(Method::Post, "/v1/agents", Some(&body), Some(&key))?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 let agent = &answer["agent"];
                 out.line(&format!(
                     "agent {} ({}) owned by {}, scopes {}",
@@ -439,7 +427,7 @@ fn agents_command(api: &Api, command: &AgentsCommand, out: &Out) -> Result<(), C
                     join(&agent["scopes"])
                 ));
                 show_secret(&answer["credential"], out);
-            }
+            });
             warn_secret(&answer["credential"]);
             Ok(())
         }
@@ -507,16 +495,14 @@ fn agents_command(api: &Api, command: &AgentsCommand, out: &Out) -> Result<(), C
                 Some(&body),
                 Some(&key),
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 out.line(&format!(
                     "{agent}: new credential; {} other credentials expire at {}",
                     count(&answer["expiring"]),
                     when(&answer["graceUntil"])
                 ));
                 show_secret(&answer["credential"], out);
-            }
+            });
             warn_secret(&answer["credential"]);
             Ok(())
         }
@@ -527,15 +513,13 @@ fn agents_command(api: &Api, command: &AgentsCommand, out: &Out) -> Result<(), C
                 None,
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 out.line(&format!(
                     "{agent}: {}; {} credentials revoked",
                     text(&answer["agent"]["status"]),
                     count(&answer["revokedCredentials"])
                 ));
-            }
+            });
             Ok(())
         }
         AgentsCommand::Transfer { agent, to } => {
@@ -545,15 +529,13 @@ fn agents_command(api: &Api, command: &AgentsCommand, out: &Out) -> Result<(), C
                 Some(&json!({"newOwnerUserId": to})),
                 None,
             )?;
-            if out.json() {
-                out.print_json(&answer);
-            } else {
+            out.answer(&answer, |out| {
                 out.line(&format!(
                     "{agent} now belongs to {} (was {})",
                     text(&answer["agent"]["ownerUserId"]),
                     text(&answer["previousOwnerUserId"])
                 ));
-            }
+            });
             Ok(())
         }
     }
@@ -561,9 +543,7 @@ fn agents_command(api: &Api, command: &AgentsCommand, out: &Out) -> Result<(), C
 
 fn who_is_responsible(api: &Api, agent: &str, out: &Out) -> Result<(), CliError> {
     let answer = api.get(&format!("/v1/agents/{}/accountable", encode(agent)))?;
-    if out.json() {
-        out.print_json(&answer);
-    } else {
+    out.answer(&answer, |out| {
         out.line(&format!(
             "{} → {} <{}> ({})",
             text(&answer["agentId"]),
@@ -571,7 +551,7 @@ fn who_is_responsible(api: &Api, agent: &str, out: &Out) -> Result<(), CliError>
             text(&answer["email"]),
             text(&answer["ownerStatus"])
         ));
-    }
+    });
     Ok(())
 }
 

@@ -22,6 +22,15 @@ impl Out {
         self.json
     }
 
+    /// With `--json` the API's answer; otherwise what `summary` prints of it.
+    pub(crate) fn answer(&self, answer: &Value, summary: impl FnOnce(&Self)) {
+        if self.json {
+            self.print_json(answer);
+        } else {
+            summary(self);
+        }
+    }
+
     /// Pretty JSON on stdout.
     pub(crate) fn print_json(&self, value: &Value) {
         self.line(&serde_json::to_string_pretty(value).expect("JSON serializes"));

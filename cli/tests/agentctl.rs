@@ -16,6 +16,14 @@ use serde_json::{json, Value};
 /// The key of every test gateway's dev tokens.
 const DEV_KEY: [u8; 32] = [9; 32];
 
+/// An administrator's token, as `AGENTID_TOKEN` carries one in AWS: nothing is asked of the
+/// gateway to get it.
+fn admin_token() -> String {
+    DevJwt::from_key(DEV_KEY.to_vec())
+        .issue("root", true, 600)
+        .unwrap()
+}
+
 /// One test's world: a gateway on a free port over a fresh table, and a config directory.
 struct Env {
     base: String,
@@ -52,6 +60,24 @@ impl Run {
             .find_map(|l| l.strip_prefix("secret: "))
             .unwrap_or_else(|| panic!("no secret in: {}", self.stdout))
             .to_owned()
+    }
+
+    /// Asserts the run failed with `code` and said why in one line naming `mentioning`.
+    #[track_caller]
+    fn fails(self, code: i32, mentioning: &str) -> Self {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert_eq!(self.stderr.lines().count(), 1, "{}", self.stderr);
+        assert!(
+            self.stderr.contains(mentioning),
+            "no {mentioning:?} in {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
     }
 
     #[track_caller]
@@ -103,6 +129,17 @@ async fn spawn_gateway() -> Env {
 }
 
 impl Env {
+    /// Whether the table holds the service account `id`.
+    async fn has_account(&self, id: &str) -> bool {
+        let id = agentid::ids::ServiceAccountId::parse(id).unwrap();
+        self.app
+            .store
+            .get_service_account(&id)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
     fn config_path(&self) -> PathBuf {
         self.dir.path().join("config.json")
     }
@@ -334,13 +371,7 @@ async fn an_import_with_bad_rows_writes_only_the_good_ones_and_names_each_bad_li
         dry.stdout
     );
     let sa = |id: &str| agentid::ids::ServiceAccountId::parse(id).unwrap();
-    assert!(env
-        .app
-        .store
-        .get_service_account(&sa("sa-good"))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!env.has_account("sa-good").await);
     assert!(!PathBuf::from(format!("{}.progress", file.display())).exists());
 
     let run = env.agentctl(&["sa", "import", file.to_str().unwrap()]);
@@ -361,13 +392,7 @@ async fn an_import_with_bad_rows_writes_only_the_good_ones_and_names_each_bad_li
         run.stderr
     );
     assert!(run.stdout.contains("imported 1 rows"), "{}", run.stdout);
-    assert!(env
-        .app
-        .store
-        .get_service_account(&sa("sa-good"))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(env.has_account("sa-good").await);
     assert_eq!(
         env.app
             .store
@@ -380,13 +405,7 @@ async fn an_import_with_bad_rows_writes_only_the_good_ones_and_names_each_bad_li
         "priya"
     );
     for refused in ["sa-kind", "sa-orphan"] {
-        assert!(env
-            .app
-            .store
-            .get_service_account(&sa(refused))
-            .await
-            .unwrap()
-            .is_none());
+        assert!(!env.has_account(refused).await);
     }
     assert!(env
         .app
@@ -415,10 +434,7 @@ async fn a_resumed_import_skips_the_rows_already_applied() {
 
     // The server goes away mid-import: nothing is lost, the re-run resumes.
     std::fs::write(&file, INVENTORY).unwrap();
-    // A token of the kind AGENTID_TOKEN carries in AWS, so nothing is asked of the gateway.
-    let token = DevJwt::from_key(DEV_KEY.to_vec())
-        .issue("root", true, 600)
-        .unwrap();
+    let token = admin_token();
     let down = env.agentctl_with(
         "http://127.0.0.1:9",
         Some(&token),
@@ -486,14 +502,8 @@ async fn migrate_audit_status_and_rollback_from_the_command_line() {
     );
     assert!(migrated.stderr.contains("shown once"));
     assert_eq!(env.record_event(&secret, "deploy-1"), 201);
-    let refused = env.agentctl(&["sa", "migrate", "sa-nightly"]);
-    assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("org_owned_account"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(refused.stderr.lines().count(), 1);
+    env.agentctl(&["sa", "migrate", "sa-nightly"])
+        .fails(1, "org_owned_account");
 
     let events = env
         .agentctl(&[
@@ -569,70 +579,32 @@ async fn migrate_audit_status_and_rollback_from_the_command_line() {
 async fn bad_input_gets_one_line_and_the_documented_exit_code() {
     let env = spawn_gateway().await;
     env.admin_with_users();
-    let unknown_flag = env.agentctl(&["agents", "list", "--colour"]);
-    assert_eq!(unknown_flag.code, 2);
-    assert_eq!(
-        unknown_flag.stderr.lines().count(),
-        1,
-        "{}",
-        unknown_flag.stderr
-    );
-    assert!(
-        unknown_flag.stderr.contains("--colour"),
-        "{}",
-        unknown_flag.stderr
-    );
+    let missing_agent = "agt_00000000000000000000000000000000";
+    env.agentctl(&["agents", "list", "--colour"])
+        .fails(2, "--colour");
     let help = env.agentctl(&["--help"]).ok();
     assert!(help.stdout.contains("The six steps"), "{}", help.stdout);
     assert_eq!(env.agentctl(&[]).code, 2);
-    let not_found = env.agentctl(&["who-is-responsible", "agt_00000000000000000000000000000000"]);
-    assert_eq!(not_found.code, 3, "{}", not_found.stderr);
-    assert_eq!(not_found.stderr.lines().count(), 1, "{}", not_found.stderr);
-    assert!(not_found.stderr.contains("agent_not_found"));
-    let bad_id = env.agentctl(&["agents", "revoke", "not-an-agent"]);
-    assert_eq!(bad_id.code, 1);
-    assert!(
-        bad_id.stderr.contains("invalid_agent_id"),
-        "{}",
-        bad_id.stderr
-    );
-    let missing = env.agentctl(&["sa", "import", "/nonexistent/inventory.csv"]);
-    assert_eq!(missing.code, 2);
-    assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
-    let wrong_type = env.agentctl(&["sa", "import", env.file("inv.txt", "x").to_str().unwrap()]);
-    assert_eq!(wrong_type.code, 2);
-    let unknown_column = env.agentctl(&[
-        "sa",
-        "import",
-        env.file("cols.csv", "id,name,kind,colour\nsa-a,A,migrate,red\n")
-            .to_str()
-            .unwrap(),
-    ]);
-    assert_eq!(unknown_column.code, 2);
-    assert!(
-        unknown_column.stderr.contains("colour"),
-        "{}",
-        unknown_column.stderr
-    );
-    let bad_grace = env.agentctl(&[
-        "agents",
-        "rotate",
-        "agt_00000000000000000000000000000000",
-        "--grace",
-        "1w",
-    ]);
-    assert_eq!(bad_grace.code, 2);
-    let unreachable = env.agentctl_at("http://127.0.0.1:9", &["migration", "status"]);
-    assert_eq!(unreachable.code, 1);
-    assert_eq!(
-        unreachable.stderr.lines().count(),
-        1,
-        "{}",
-        unreachable.stderr
-    );
-    let bad_url = env.agentctl_at("localhost:8080", &["migration", "status"]);
-    assert_eq!(bad_url.code, 2);
-    // Something that is not the API answers: one line, no panic.
+    env.agentctl(&["who-is-responsible", missing_agent])
+        .fails(3, "agent_not_found");
+    env.agentctl(&["agents", "revoke", "not-an-agent"])
+        .fails(1, "invalid_agent_id");
+    env.agentctl(&["sa", "import", "/nonexistent/inventory.csv"])
+        .fails(2, "/nonexistent/inventory.csv");
+    let text_file = env.file("inv.txt", "x");
+    env.agentctl(&["sa", "import", text_file.to_str().unwrap()])
+        .fails(2, ".csv or .json");
+    let odd_columns = env.file("cols.csv", "id,name,kind,colour\nsa-a,A,migrate,red\n");
+    env.agentctl(&["sa", "import", odd_columns.to_str().unwrap()])
+        .fails(2, "colour");
+    env.agentctl(&["agents", "rotate", missing_agent, "--grace", "1w"])
+        .fails(2, "--grace");
+    env.agentctl_at("http://127.0.0.1:9", &["migration", "status"])
+        .fails(1, "cannot reach");
+    env.agentctl_at("localhost:8080", &["migration", "status"])
+        .fails(2, "localhost:8080");
+
+    // Something that is not the API answers.
     let impostor = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let impostor_url = format!("http://{}", impostor.local_addr().unwrap());
     let answering = tokio::spawn(async move {
@@ -649,34 +621,13 @@ async fn bad_input_gets_one_line_and_the_documented_exit_code() {
             let _ = socket.write_all(response.as_bytes()).await;
         }
     });
-    let token = DevJwt::from_key(DEV_KEY.to_vec())
-        .issue("root", true, 600)
-        .unwrap();
-    let not_the_api = env.agentctl_with(&impostor_url, Some(&token), &["migration", "status"]);
+    env.agentctl_with(
+        &impostor_url,
+        Some(&admin_token()),
+        &["migration", "status"],
+    )
+    .fails(1, "not JSON");
     answering.abort();
-    assert_eq!(not_the_api.code, 1);
-    assert_eq!(
-        not_the_api.stderr.lines().count(),
-        1,
-        "{}",
-        not_the_api.stderr
-    );
-    assert!(
-        not_the_api.stderr.contains("not JSON"),
-        "{}",
-        not_the_api.stderr
-    );
-    for run in [
-        unknown_flag,
-        not_found,
-        bad_id,
-        missing,
-        unreachable,
-        bad_url,
-        not_the_api,
-    ] {
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

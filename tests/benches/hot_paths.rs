@@ -3,6 +3,7 @@
 //!
 //! Run: `infra/localddb.py run ministack -- cargo bench -p agentid-integration --bench hot_paths`
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use agentid::ids::{EventId, RequestId};
@@ -109,6 +110,72 @@ fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize 
         }
     }
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+/// The newest `limit` events of the last 7 days in GSI1 `partition`: one bare Query.
+async fn bare_listing(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: String,
+    limit: i32,
+) {
+    let week_ago = Timestamp::now().minus(chrono::Duration::days(7));
+    let out = client
+        .query()
+        .table_name(table)
+        .index_name("GSI1")
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b")
+        .expression_attribute_values(":pk", AttributeValue::S(partition))
+        .expression_attribute_values(":a", AttributeValue::S(format!("EVT#{week_ago}")))
+        .expression_attribute_values(":b", AttributeValue::S("EVT#~".into()))
+        .scan_index_forward(false)
+        .limit(limit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.count, limit);
+}
+
+/// Govind's listing through the audit API.
+async fn owner_listing(app: &agentid_integration::TestApp, path: &str) {
+    let response = app
+        .audit
+        .handle(http_request("GET", path, As::User("govind"), None, &[]))
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+/// 200 copies of the stored event `stored` under one unsharded GSI1 partition,
+/// `UNSHARDED#govind`: the baseline's partition for the owner's listing.
+async fn write_unsharded_copies(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    stored: &HashMap<String, AttributeValue>,
+) {
+    let copies: Vec<WriteRequest> = (0..200)
+        .map(|i| {
+            let mut raw = stored.clone();
+            let sk = AttributeValue::S(format!("EVT#{}#unsharded{i}", Timestamp::now()));
+            raw.insert("PK".into(), AttributeValue::S("BENCH#unsharded".into()));
+            raw.insert("SK".into(), sk.clone());
+            raw.insert(
+                "GSI1PK".into(),
+                AttributeValue::S("UNSHARDED#govind".into()),
+            );
+            raw.insert("GSI1SK".into(), sk);
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(raw)).build().unwrap())
+                .build()
+        })
+        .collect();
+    for chunk in copies.chunks(25) {
+        client
+            .batch_write_item()
+            .request_items(table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::main]
@@ -326,67 +393,11 @@ async fn main() {
     // "What did Govind's agents do this week": the API call (four shards at once, merged) vs
     // the same four Queries sent bare, and vs one Query of an unsharded partition holding the
     // same items.
-    let mut copies = Vec::new();
-    for i in 0..200 {
-        let mut raw = stored.clone();
-        let sk = AttributeValue::S(format!("EVT#{}#unsharded{i}", Timestamp::now()));
-        raw.insert("PK".into(), AttributeValue::S("BENCH#unsharded".into()));
-        raw.insert("SK".into(), sk.clone());
-        raw.insert(
-            "GSI1PK".into(),
-            AttributeValue::S("UNSHARDED#govind".into()),
-        );
-        raw.insert("GSI1SK".into(), sk);
-        copies.push(
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(raw)).build().unwrap())
-                .build(),
-        );
-    }
-    for chunk in copies.chunks(25) {
-        app.client
-            .batch_write_item()
-            .request_items(&table, chunk.to_vec())
-            .send()
-            .await
-            .unwrap();
-    }
+    write_unsharded_copies(&app.client, &table, &stored).await;
     let owner_path = "/v1/audit-events?accountablePrincipalId=govind&since=7d&limit=20";
-    let owner_query = async || {
-        let response = app
-            .audit
-            .handle(http_request(
-                "GET",
-                owner_path,
-                As::User("govind"),
-                None,
-                &[],
-            ))
-            .await;
-        assert_eq!(response.status(), 200);
-    };
+    let owner_query = async || owner_listing(&app, owner_path).await;
     let bare_query = async |partition: String, limit: i32| {
-        let out = app
-            .client
-            .query()
-            .table_name(&table)
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b")
-            .expression_attribute_values(":pk", AttributeValue::S(partition))
-            .expression_attribute_values(
-                ":a",
-                AttributeValue::S(format!(
-                    "EVT#{}",
-                    Timestamp::now().minus(chrono::Duration::days(7))
-                )),
-            )
-            .expression_attribute_values(":b", AttributeValue::S("EVT#~".into()))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(out.count, limit);
+        bare_listing(&app.client, &table, partition, limit).await
     };
     let shards = keys::all_events_accountable_to(&owner);
     let mut owner_vs_fanout = compare(
@@ -554,71 +565,14 @@ async fn main() {
             .build(),
     );
     let far_table = far.store.table_name().to_owned();
-    let mut copies = Vec::new();
-    for i in 0..200 {
-        let mut raw = stored.clone();
-        let sk = AttributeValue::S(format!("EVT#{}#unsharded{i}", Timestamp::now()));
-        raw.insert("PK".into(), AttributeValue::S("BENCH#unsharded".into()));
-        raw.insert("SK".into(), sk.clone());
-        raw.insert(
-            "GSI1PK".into(),
-            AttributeValue::S("UNSHARDED#govind".into()),
-        );
-        raw.insert("GSI1SK".into(), sk);
-        copies.push(
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(raw)).build().unwrap())
-                .build(),
-        );
-    }
-    for chunk in copies.chunks(25) {
-        far_raw
-            .batch_write_item()
-            .request_items(&far_table, chunk.to_vec())
-            .send()
-            .await
-            .unwrap();
-    }
+    write_unsharded_copies(&far_raw, &far_table, &stored).await;
     proxy.inject(true);
     let mut far_owner = compare(
         "owner's events, 20 (API), 5 ms round trip",
         "1 Query, unsharded, 5 ms round trip",
         HEAVY_ROUNDS,
-        async |_| {
-            let response = far
-                .audit
-                .handle(http_request(
-                    "GET",
-                    owner_path,
-                    As::User("govind"),
-                    None,
-                    &[],
-                ))
-                .await;
-            assert_eq!(response.status(), 200);
-        },
-        async |_| {
-            let out = far_raw
-                .query()
-                .table_name(&far_table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b")
-                .expression_attribute_values(":pk", AttributeValue::S("UNSHARDED#govind".into()))
-                .expression_attribute_values(
-                    ":a",
-                    AttributeValue::S(format!(
-                        "EVT#{}",
-                        Timestamp::now().minus(chrono::Duration::days(7))
-                    )),
-                )
-                .expression_attribute_values(":b", AttributeValue::S("EVT#~".into()))
-                .scan_index_forward(false)
-                .limit(20)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(out.count, 20);
-        },
+        async |_| owner_listing(&far, owner_path).await,
+        async |_| bare_listing(&far_raw, &far_table, "UNSHARDED#govind".into(), 20).await,
     )
     .await;
     proxy.inject(false);
