@@ -13,7 +13,7 @@ use agentid::store::MAX_BATCH;
 use agentid::sweep::{Sweep, SweepConfig};
 use agentid::time::Timestamp;
 use agentid::usage::Aggregator;
-use agentid_integration::capacity::{CapacityRecorder, Consumed};
+use agentid_integration::capacity::{item_size, CapacityRecorder, Consumed};
 use agentid_integration::{
     audit_request, http_request, spawn_app_with, stream_batch, text, As, TestApp,
 };
@@ -149,26 +149,6 @@ fn event(request_id: &str) -> Value {
     })
 }
 
-fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
-    fn value_size(v: &AttributeValue) -> usize {
-        match v {
-            AttributeValue::S(s) => s.len(),
-            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
-            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-            AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
-            AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-            AttributeValue::M(m) => {
-                3 + m
-                    .iter()
-                    .map(|(k, x)| 1 + k.len() + value_size(x))
-                    .sum::<usize>()
-            }
-            _ => 0,
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
-
 #[tokio::main]
 async fn main() {
     let recorder = CapacityRecorder::default();
@@ -266,25 +246,19 @@ async fn main() {
     let batch: Vec<Value> = (0..MAX_BATCH)
         .map(|i| event(&format!("cap-batch-{i}")))
         .collect();
-    run.audit(
-        "POST /v1/audit-events/batch (25 new)",
+    let batch_request = || {
         audit_request(
             "POST",
             "/v1/audit-events/batch",
             &attribution,
             Some(&json!({"events": batch})),
-        ),
-        201,
-    )
-    .await;
+        )
+    };
+    run.audit("POST /v1/audit-events/batch (25 new)", batch_request(), 201)
+        .await;
     run.audit(
         "POST /v1/audit-events/batch (25 retried)",
-        audit_request(
-            "POST",
-            "/v1/audit-events/batch",
-            &attribution,
-            Some(&json!({"events": batch})),
-        ),
+        batch_request(),
         200,
     )
     .await;

@@ -11,6 +11,7 @@ use agentid::keys;
 use agentid::model::{Actor, AuditEvent, Outcome};
 use agentid::time::Timestamp;
 use agentid::values::{Action, Resource};
+use agentid_integration::capacity::item_size;
 use agentid_integration::faults::FaultMix;
 use agentid_integration::{http_request, new_agent, spawn_app, spawn_app_behind_faults, As};
 use aws_sdk_dynamodb::types::{
@@ -90,26 +91,6 @@ async fn compare(
         started.elapsed()
     );
     result
-}
-
-fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
-    fn value_size(v: &AttributeValue) -> usize {
-        match v {
-            AttributeValue::S(s) => s.len(),
-            AttributeValue::N(n) => n.len(),
-            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-            AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
-            AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-            AttributeValue::M(m) => {
-                3 + m
-                    .iter()
-                    .map(|(k, x)| 1 + k.len() + value_size(x))
-                    .sum::<usize>()
-            }
-            _ => 0,
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 
 /// The newest `limit` events of the last 7 days in GSI1 `partition`: one bare Query.
@@ -457,6 +438,17 @@ async fn main() {
             .iter()
             .all(|o| matches!(o, agentid::store::PutOutcome::Created(_))));
     };
+    // One bare BatchWriteItem, every item processed.
+    let raw_write = async |writes: Vec<WriteRequest>| {
+        let out = app
+            .client
+            .batch_write_item()
+            .request_items(&table, writes)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+    };
     let mut batch_vs_write = compare(
         "batch of 25",
         "BatchWriteItem",
@@ -464,14 +456,7 @@ async fn main() {
         async |round| product_batch(100_000 + round * 100).await,
         async |round| {
             let (writes, _) = raw_batch("rawb", round);
-            let out = app
-                .client
-                .batch_write_item()
-                .request_items(&table, writes)
-                .send()
-                .await
-                .unwrap();
-            assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+            raw_write(writes).await;
         },
     )
     .await;
@@ -488,14 +473,7 @@ async fn main() {
                 .send()
                 .await
                 .unwrap();
-            let out = app
-                .client
-                .batch_write_item()
-                .request_items(&table, writes)
-                .send()
-                .await
-                .unwrap();
-            assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+            raw_write(writes).await;
         },
     )
     .await;

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::operation::{
     transact_write_items::{TransactWriteItemsInput, TransactWriteItemsOutput},
     update_item::{UpdateItemInput, UpdateItemOutput},
 };
-use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
@@ -165,4 +165,26 @@ impl Intercept for CapacityRecorder {
         });
         Ok(())
     }
+}
+
+/// An item's size by DynamoDB's rules (attribute names plus values; a number about one byte
+/// per two digits plus one), what its write units are computed from.
+pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    fn value_size(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+            AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m
+                    .iter()
+                    .map(|(k, x)| 1 + k.len() + value_size(x))
+                    .sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
